@@ -1,0 +1,155 @@
+"""Table contracts: columns, types, keys and volatile columns of every lake table.
+
+One ``Col`` list per table is the single source of truth: the pandera (polars)
+schema, the empty-frame schema and the hash rules are all derived from it, so a
+column cannot be added to one and forgotten in another.
+
+Invariants (tested in tests/unit/test_contracts.py):
+  * every table carries schema_name, schema_version, source, day (pl.Date);
+  * key columns are non-nullable and unique within a partition;
+  * volatile columns are the only columns left out of the content hash.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandera.polars as pa
+import polars as pl
+
+SHA256_RE = r"^[0-9a-f]{64}$"
+UTC_DATETIME = pl.Datetime("us", "UTC")
+
+
+@dataclass(frozen=True)
+class Col:
+    name: str
+    dtype: pl.DataType
+    nullable: bool = False
+    checks: tuple = ()
+
+
+@dataclass(frozen=True)
+class TableContract:
+    layer: str
+    name: str
+    schema_name: str
+    schema_version: int
+    columns: tuple[Col, ...]
+    key: tuple[str, ...]
+    volatile: tuple[str, ...] = ()
+    description: str = ""
+    partition_columns: tuple[str, ...] = field(default=("source", "day"))
+
+    @property
+    def asset_key(self) -> list[str]:
+        return [self.layer, self.name]
+
+    @property
+    def table_id(self) -> str:
+        return f"{self.layer}/{self.name}"
+
+    @property
+    def polars_schema(self) -> pl.Schema:
+        return pl.Schema({c.name: c.dtype for c in self.columns})
+
+    def empty(self) -> pl.DataFrame:
+        return pl.DataFrame(schema=self.polars_schema)
+
+    def pandera_schema(self) -> pa.DataFrameSchema:
+        cols = {
+            c.name: pa.Column(c.dtype, nullable=c.nullable, checks=list(c.checks), required=True) for c in self.columns
+        }
+        return pa.DataFrameSchema(
+            cols,
+            strict=True,
+            unique=list(self.key),
+            name=self.table_id,
+            checks=[],
+        )
+
+    def conform(self, df: pl.DataFrame) -> pl.DataFrame:
+        """Order ``df``'s columns as the contract says; raise naming any missing or extra column."""
+        wanted = [c.name for c in self.columns]
+        missing = [c for c in wanted if c not in df.columns]
+        extra = [c for c in df.columns if c not in wanted]
+        if missing or extra:
+            raise ValueError(f"{self.table_id}: frame does not match contract; missing {missing}, extra {extra}")
+        return df.select(wanted)
+
+
+def _common(schema_name: str) -> tuple[Col, ...]:
+    return (
+        Col("schema_name", pl.Utf8, checks=(pa.Check.eq(schema_name),)),
+        Col("schema_version", pl.Int64, checks=(pa.Check.ge(1),)),
+        Col("source", pl.Utf8, checks=(pa.Check.str_length(min_value=1),)),
+        Col("day", pl.Date),
+    )
+
+
+SNAPSHOT_STATUSES = (
+    "stored",  # bytes in the objects store
+    "too_large",  # hashed but not stored: over the size limit
+    "unreadable",  # permission denied or I/O error
+    "outside_root",  # symlink whose target leaves the source root
+    "broken_symlink",
+    "symlink_dir",  # directory symlink: not followed (loops, double counting)
+    "special",  # FIFO, socket, device
+    "symlink",  # git symlink entry (mode 120000): target text, not a file
+    "submodule",  # git gitlink entry
+    "invalid_path",  # a name that cannot be made canonical
+)
+
+SNAPSHOTS = TableContract(
+    layer="raw",
+    name="snapshots",
+    schema_name="evidence_lake.snapshot",
+    schema_version=1,
+    description="One row per (source, day): the identity and totals of a snapshot.",
+    columns=(
+        *_common("evidence_lake.snapshot"),
+        Col("snapshot_id", pl.Utf8, checks=(pa.Check.str_matches(SHA256_RE),)),
+        Col("source_kind", pl.Utf8, checks=(pa.Check.isin(["git", "tree", "jsonl"]),)),
+        Col("as_of", pl.Utf8),
+        Col("file_count", pl.Int64, checks=(pa.Check.ge(0),)),
+        Col("total_bytes", pl.Int64, checks=(pa.Check.ge(0),)),
+        Col("stored_count", pl.Int64, checks=(pa.Check.ge(0),)),
+        Col("rejected_count", pl.Int64, checks=(pa.Check.ge(0),)),
+        Col("taken_at", UTC_DATETIME),
+    ),
+    key=("source", "day"),
+    volatile=("taken_at",),
+)
+
+SNAPSHOT_FILES = TableContract(
+    layer="raw",
+    name="snapshot_files",
+    schema_name="evidence_lake.snapshot_file",
+    schema_version=1,
+    description="One row per file in a snapshot, stored or not, with the reason when not.",
+    columns=(
+        *_common("evidence_lake.snapshot_file"),
+        Col("snapshot_id", pl.Utf8, checks=(pa.Check.str_matches(SHA256_RE),)),
+        Col("path", pl.Utf8, checks=(pa.Check.str_length(min_value=1),)),
+        Col("path_key", pl.Utf8, checks=(pa.Check.str_length(min_value=1),)),
+        Col("object", pl.Utf8, nullable=True, checks=(pa.Check.str_matches(SHA256_RE),)),
+        Col("size", pl.Int64, nullable=True, checks=(pa.Check.ge(0),)),
+        Col("crc32", pl.Int64, nullable=True, checks=(pa.Check.in_range(0, 0xFFFFFFFF),)),
+        Col("lang_hint", pl.Utf8, nullable=True),
+        Col("is_text", pl.Boolean, nullable=True),
+        Col("line_count", pl.Int64, nullable=True, checks=(pa.Check.ge(0),)),
+        Col("status", pl.Utf8, checks=(pa.Check.isin(list(SNAPSHOT_STATUSES)),)),
+        Col("detail", pl.Utf8, nullable=True),
+        Col("line_offsets", pl.List(pl.Int64), nullable=True),
+    ),
+    key=("source", "day", "path"),
+)
+
+CONTRACTS: dict[str, TableContract] = {c.table_id: c for c in (SNAPSHOTS, SNAPSHOT_FILES)}
+
+
+def contract_for(layer: str, name: str) -> TableContract:
+    try:
+        return CONTRACTS[f"{layer}/{name}"]
+    except KeyError as exc:
+        raise KeyError(f"no table contract for {layer}/{name}; known: {sorted(CONTRACTS)}") from exc

@@ -1,0 +1,130 @@
+"""Content-addressed, add-only objects store: ``<lake>/objects/sha256/ab/cd/<sha256>``.
+
+Why files and not a Delta table: identical content maps to one path, so writes
+deduplicate by construction, concurrent writers of the same content cannot conflict,
+and an object is published with one atomic rename (a reader sees all of it or none).
+Every read re-hashes the bytes and raises ObjectCorruptError on a mismatch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow.fs as pafs
+
+_OBJECT_ID = re.compile(r"[0-9a-f]{64}")
+
+
+class ObjectCorruptError(IOError):
+    """Stored bytes do not hash to their object id."""
+
+
+class ObjectMissingError(FileNotFoundError):
+    """No object with that id in the store."""
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    object: str
+    size: int
+    crc32: int
+    written: bool  # False when the object was already present
+
+
+def _is_local(root: str) -> bool:
+    return "://" not in root or root.startswith("file://")
+
+
+class ObjectStore:
+    """Add-only blob store keyed by sha256 of the bytes."""
+
+    def __init__(self, lake_root: str, storage_options: dict[str, str] | None = None) -> None:
+        self.lake_root = lake_root
+        self.local = _is_local(lake_root)
+        if self.local:
+            base = lake_root.removeprefix("file://")
+            self.root = str(Path(base) / "objects" / "sha256")
+            self._fs = None
+        else:
+            self._fs, base = pafs.FileSystem.from_uri(lake_root)
+            self.root = f"{base.rstrip('/')}/objects/sha256"
+
+    def path_for(self, object_id: str) -> str:
+        if not _OBJECT_ID.fullmatch(object_id):
+            raise ValueError(f"not a sha256 object id: {object_id!r}")
+        return f"{self.root}/{object_id[:2]}/{object_id[2:4]}/{object_id}"
+
+    def exists(self, object_id: str) -> bool:
+        path = self.path_for(object_id)
+        if self.local:
+            return os.path.exists(path)
+        return self._fs.get_file_info(path).type == pafs.FileType.File
+
+    def put(self, data: bytes, object_id: str | None = None) -> StoredObject:
+        """Store ``data`` unless present; ``object_id`` may be passed when already computed."""
+        oid = object_id or hashlib.sha256(data).hexdigest()
+        crc = zlib.crc32(data) & 0xFFFFFFFF
+        path = self.path_for(oid)
+        if self.exists(oid):
+            return StoredObject(oid, len(data), crc, written=False)
+        if self.local:
+            directory = os.path.dirname(path)
+            os.makedirs(directory, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(data)
+                os.replace(tmp, path)  # atomic; a racing writer of the same bytes is harmless
+            except BaseException:
+                if os.path.exists(tmp):
+                    os.unlink(tmp)
+                raise
+        else:
+            self._fs.create_dir(os.path.dirname(path), recursive=True)
+            with self._fs.open_output_stream(path) as out:  # object stores publish on close
+                out.write(data)
+        return StoredObject(oid, len(data), crc, written=True)
+
+    def flush(self) -> None:
+        """Durability barrier: make every object written so far survive a power loss.
+
+        One sync per snapshot instead of one fsync per object (20k fsyncs cost 10 s on this
+        machine); it runs before the Delta commit that references the objects. A killed
+        process loses nothing either way: renamed files are in the page cache.
+        """
+        if self.local:
+            os.sync()
+
+    def get(self, object_id: str) -> bytes:
+        """Return the bytes of ``object_id``; raise if missing or if they no longer match."""
+        path = self.path_for(object_id)
+        try:
+            if self.local:
+                with open(path, "rb") as handle:
+                    data = handle.read()
+            else:
+                with self._fs.open_input_stream(path) as src:
+                    data = src.read()
+        except FileNotFoundError as exc:
+            raise ObjectMissingError(f"object {object_id} is not in the store ({path})") from exc
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != object_id:
+            raise ObjectCorruptError(
+                f"object {object_id} is corrupt: its bytes hash to {actual} ({path}); "
+                "re-materialise a partition that references it to restore it"
+            )
+        return data
+
+    def heal(self, data: bytes, object_id: str) -> None:
+        """Replace a corrupt object with good bytes (used when a re-snapshot finds the damage)."""
+        if hashlib.sha256(data).hexdigest() != object_id:
+            raise ValueError("heal() was given bytes that do not match the object id")
+        if self.local and os.path.exists(self.path_for(object_id)):
+            os.unlink(self.path_for(object_id))
+        self.put(data, object_id)

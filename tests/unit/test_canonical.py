@@ -1,0 +1,86 @@
+"""Canonical JSON: golden bytes pin the serialiser; NaN/Inf and non-JSON types are refused."""
+
+import math
+from collections import OrderedDict
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from core.canonical import CanonicalJSONError, canonical_json, content_id, crc32, sha256_hex
+
+GOLDEN = [
+    ({"b": 1, "a": [1, 2, {"z": None, "y": True}]}, b'{"a":[1,2,{"y":true,"z":null}],"b":1}'),
+    (5.90562510252024e-05, b"0.0000590562510252024"),  # stdlib json would write 5.90562510252024e-05
+    (1e-07, b"1e-7"),
+    (1e16, b"1e+16"),
+    (0.1, b"0.1"),
+    (1.0, b"1.0"),
+    (-0.0, b"-0.0"),
+    (1.5e300, b"1.5e+300"),
+    (2**63 - 1, b"9223372036854775807"),
+    ({"é": "日本🎉"}, '{"é":"日本🎉"}'.encode()),  # non-ASCII written as is
+    ('a"\\\n\t\x01', b'"a\\"\\\\\\n\\t\\u0001"'),
+    ([], b"[]"),
+    ({}, b"{}"),
+    ((1, "x"), b'[1,"x"]'),
+]
+
+
+@pytest.mark.parametrize(("value", "expected"), GOLDEN)
+def test_golden_bytes(value, expected):
+    assert canonical_json(value) == expected
+
+
+def test_key_order_does_not_matter():
+    a = OrderedDict([("x", 1), ("a", {"k": 2, "b": 3})])
+    b = {"a": {"b": 3, "k": 2}, "x": 1}
+    assert canonical_json(a) == canonical_json(b) == b'{"a":{"b":3,"k":2},"x":1}'
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf, {"a": [1, {"b": math.nan}]}, [None, math.inf]])
+def test_non_finite_floats_are_rejected_with_their_path(bad):
+    with pytest.raises(CanonicalJSONError, match="NaN/Infinity"):
+        canonical_json(bad)
+
+
+def test_nested_nan_error_names_the_path():
+    with pytest.raises(CanonicalJSONError, match=r"\$\.a\[1\]\.b"):
+        canonical_json({"a": [1, {"b": math.nan}]})
+
+
+def test_none_alone_is_fine():
+    assert canonical_json({"a": None}) == b'{"a":null}'
+
+
+@pytest.mark.parametrize("bad", [{1: "int key"}, {"d": b"bytes"}, {"s": {1, 2}}, object(), 2**64])
+def test_non_json_values_raise(bad):
+    with pytest.raises(CanonicalJSONError):
+        canonical_json(bad)
+
+
+def test_hash_helpers():
+    assert sha256_hex(b"") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    assert crc32(b"123456789") == 0xCBF43926  # the CRC-32 check value
+    assert crc32(b"\xff" * 4) > 2**31  # unsigned: half of all CRCs need more than Int32
+    assert content_id({"b": 1, "a": 2}) == sha256_hex(b'{"a":2,"b":1}')
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**63 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(), children, max_size=5),
+    max_leaves=25,
+)
+
+
+@given(json_values)
+def test_canonical_is_idempotent_and_roundtrips(value):
+    import orjson
+
+    once = canonical_json(value)
+    assert canonical_json(orjson.loads(once)) == once
+    assert b"\n" not in once and b": " not in once

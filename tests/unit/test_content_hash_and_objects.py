@@ -1,0 +1,78 @@
+"""Partition content hash and the objects store."""
+
+import datetime as dt
+import hashlib
+import os
+
+import polars as pl
+import pytest
+
+from core.content_hash import content_hash, first_difference
+from core.objects import ObjectCorruptError, ObjectMissingError, ObjectStore
+
+
+def _frame(order):
+    rows = {
+        "k": ["a", "b", "c"],
+        "v": [1, 2, 3],
+        "day": [dt.date(2026, 1, 1)] * 3,
+        "t": [dt.datetime(2026, 1, 1, i, tzinfo=dt.UTC) for i in range(3)],
+        "lst": [[1], [], None],
+    }
+    df = pl.DataFrame(rows)
+    return df[order]
+
+
+def test_hash_ignores_row_order_and_volatile_columns():
+    a = _frame([0, 1, 2])
+    b = _frame([2, 0, 1]).with_columns(pl.col("t").dt.offset_by("1h"))
+    assert content_hash(a, ["k"], ["t"]) == content_hash(b, ["k"], ["t"])
+    assert content_hash(a, ["k"]) != content_hash(b, ["k"])  # t counts unless volatile
+
+
+def test_hash_sees_every_non_volatile_change():
+    base = _frame([0, 1, 2])
+    h = content_hash(base, ["k"], ["t"])
+    assert content_hash(base.with_columns(pl.lit(9).alias("v")), ["k"], ["t"]) != h
+    assert content_hash(base.head(2), ["k"], ["t"]) != h
+    changed_list = base.with_columns(pl.Series("lst", [[1], [2], None]))
+    assert content_hash(changed_list, ["k"], ["t"]) != h
+
+
+def test_hash_of_empty_frame_is_stable_and_differs_from_nonempty():
+    empty = _frame([0, 1, 2]).clear()
+    assert content_hash(empty, ["k"]) == content_hash(empty.clone(), ["k"])
+    assert content_hash(empty, ["k"]) != content_hash(_frame([0]), ["k"])
+
+
+def test_first_difference_names_row_and_column():
+    a = _frame([0, 1, 2])
+    b = a.with_columns(pl.when(pl.col("k") == "b").then(99).otherwise(pl.col("v")).alias("v"))
+    msg = first_difference(a, b, ["k"], ["t"])
+    assert "{'k': 'b'}" in msg and "['v']" in msg and "99" in msg
+    assert first_difference(a, a, ["k"], ["t"]) is None
+
+
+def test_objects_store_dedups_and_verifies(tmp_path):
+    store = ObjectStore(str(tmp_path))
+    first = store.put(b"hello")
+    again = store.put(b"hello")
+    assert first.written and not again.written
+    assert first.object == hashlib.sha256(b"hello").hexdigest()
+    path = store.path_for(first.object)
+    assert path.startswith(str(tmp_path / "objects" / "sha256" / first.object[:2] / first.object[2:4]))
+    assert store.get(first.object) == b"hello"
+    with open(path, "r+b") as handle:  # flip one byte
+        handle.write(b"j")
+    with pytest.raises(ObjectCorruptError, match=first.object):
+        store.get(first.object)
+    store.heal(b"hello", first.object)
+    assert store.get(first.object) == b"hello"
+    with pytest.raises(ObjectMissingError):
+        store.get("0" * 64)
+    assert not [n for n in os.listdir(os.path.dirname(path)) if n.startswith(".tmp-")]
+
+
+def test_objects_store_refuses_bad_ids(tmp_path):
+    with pytest.raises(ValueError):
+        ObjectStore(str(tmp_path)).path_for("../../etc/passwd")
