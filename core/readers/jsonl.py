@@ -1,0 +1,107 @@
+"""JSONL reader: the lines of each ``*.jsonl`` file that belong to one UTC day.
+
+DESIGN §3 gives every line exactly one day: its own event time when readable, else
+the nearest preceding timed line of the same file, else the following one, else
+(no timed line at all) the day being materialised. Lines keep their terminators and
+their original 0-based offsets, so the evidence stage sees torn tails and CRLF as
+they were and provenance points at the real line of the real file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+import orjson
+
+from core.readers.entries import FileEntry
+from core.readers.tree import walk_tree
+
+_BOM = b"\xef\xbb\xbf"
+_MIN_DAY = dt.date(1970, 1, 1)
+_MAX_DAY = dt.date(9999, 12, 31)
+
+
+def split_lines(data: bytes) -> list[bytes]:
+    """Split into lines that keep their ``\\n``; a final line without one is kept as is (torn)."""
+    if not data:
+        return []
+    parts = data.split(b"\n")
+    lines = [p + b"\n" for p in parts[:-1]]
+    if parts[-1]:
+        lines.append(parts[-1])
+    return lines
+
+
+def parse_event_time(value: object) -> dt.datetime | None:
+    """ISO-8601 text (naive = UTC) or epoch seconds/milliseconds → aware UTC datetime, else None."""
+    try:
+        if isinstance(value, str):
+            parsed = dt.datetime.fromisoformat(value.strip())
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=dt.UTC)
+            return parsed.astimezone(dt.UTC)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            seconds = value / 1000.0 if abs(value) > 1e11 else float(value)
+            return dt.datetime.fromtimestamp(seconds, tz=dt.UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
+    return None
+
+
+def line_day(line: bytes, field: str) -> dt.date | None:
+    """The UTC day of one line's event time, or None if it cannot be read."""
+    body = line[3:] if line.startswith(_BOM) else line
+    try:
+        record = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(record, dict):
+        return None
+    when = parse_event_time(record.get(field))
+    if when is None:
+        return None
+    day = when.date()
+    return day if _MIN_DAY <= day <= _MAX_DAY else None
+
+
+def assign_days(days: list[dt.date | None], default: dt.date) -> list[dt.date]:
+    """Fill unknown days from the nearest preceding known day, else the following, else default."""
+    out: list[dt.date | None] = list(days)
+    last = None
+    for i, d in enumerate(out):
+        if d is None:
+            out[i] = last
+        else:
+            last = d
+    following = None
+    for i in range(len(out) - 1, -1, -1):
+        if days[i] is not None:
+            following = days[i]
+        if out[i] is None:
+            out[i] = following if following is not None else default
+    return out  # type: ignore[return-value]
+
+
+def slice_for_day(data: bytes, field: str, day: dt.date) -> tuple[bytes, list[int]]:
+    """Bytes of the lines of ``data`` that belong to ``day``, and their original offsets."""
+    lines = split_lines(data)
+    days = assign_days([line_day(line, field) for line in lines], default=day)
+    offsets = [i for i, d in enumerate(days) if d == day]
+    return b"".join(lines[i] for i in offsets), offsets
+
+
+def read_jsonl_day(root: str, field: str, day: dt.date, max_file_bytes: int) -> Iterator[FileEntry]:
+    """One FileEntry per ``*.jsonl`` file with lines on ``day``; unreadable files appear every day."""
+    for entry in walk_tree(root, max_file_bytes, suffix=".jsonl"):
+        if entry.status != "stored" or entry.data is None:
+            yield entry
+            continue
+        if not entry.data:
+            continue  # an empty file has no lines, so no day
+        sliced, offsets = slice_for_day(entry.data, field, day)
+        if not offsets:
+            continue
+        yield FileEntry(
+            path=entry.path, status="stored", data=sliced, size=len(sliced), detail=entry.detail, line_offsets=offsets
+        )

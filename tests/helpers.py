@@ -1,0 +1,101 @@
+"""Test helpers: real git repositories, source registries and in-process materialisations."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+from pathlib import Path
+
+import dagster as dg
+
+GIT_ENV = {
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_CONFIG_GLOBAL": os.devnull,
+    "GIT_AUTHOR_NAME": "Test",
+    "GIT_AUTHOR_EMAIL": "test@example.invalid",
+    "GIT_COMMITTER_NAME": "Test",
+    "GIT_COMMITTER_EMAIL": "test@example.invalid",
+}
+
+
+def git(repo: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    full_env = {**os.environ, **GIT_ENV, **(env or {})}
+    return subprocess.run(
+        ["git", "-C", str(repo), *args], check=True, capture_output=True, env=full_env
+    ).stdout.decode()
+
+
+def init_repo(repo: Path) -> Path:
+    repo.mkdir(parents=True, exist_ok=True)
+    git(repo, "init", "-q", "-b", "main")
+    return repo
+
+
+def commit_files(repo: Path, when: dt.datetime, files: dict[str, bytes | None], message: str = "change") -> str:
+    """Write (or delete, for None) files and commit them with author/committer time ``when``."""
+    for rel, data in files.items():
+        target = repo / rel
+        if data is None:
+            target.unlink()
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    git(repo, "add", "-A")
+    stamp = when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
+    git(
+        repo,
+        "commit",
+        "-q",
+        "--allow-empty",
+        "-m",
+        message,
+        env={"GIT_AUTHOR_DATE": stamp, "GIT_COMMITTER_DATE": stamp},
+    )
+    return git(repo, "rev-parse", "HEAD").strip()
+
+
+def write_sources(path: Path, sources: dict[str, dict[str, str]]) -> Path:
+    lines = []
+    for name, spec in sources.items():
+        lines.append(f"[sources.{name}]")
+        lines.extend(f'{k} = "{v}"' for k, v in spec.items())
+        lines.append("")
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def resources_for(lake_root: Path, sources_file: Path) -> dict:
+    from io_managers.delta import DeltaPartitionIOManager
+    from resources.lake import LakeResource
+    from resources.sources import SourcesResource
+
+    lake = LakeResource(root=str(lake_root))
+    return {
+        "lake": lake,
+        "sources": SourcesResource(file=str(sources_file)),
+        "io_manager": DeltaPartitionIOManager(lake=lake),
+    }
+
+
+def materialize_snapshot(
+    instance: dg.DagsterInstance, lake_root: Path, sources_file: Path, source: str, day: dt.date, checks: bool = True
+) -> dg.ExecuteInProcessResult:
+    """Materialise raw/snapshots + raw/snapshot_files (and their checks) for one partition."""
+    from assets.partitions import SOURCES_PARTITIONS_NAME, partition_key
+    from assets.snapshots import raw_snapshot
+    from checks.snapshots import SNAPSHOT_CHECKS
+
+    if source not in instance.get_dynamic_partitions(SOURCES_PARTITIONS_NAME):
+        instance.add_dynamic_partitions(SOURCES_PARTITIONS_NAME, [source])
+    return dg.materialize(
+        [raw_snapshot, *(SNAPSHOT_CHECKS if checks else [])],
+        partition_key=partition_key(source, day),
+        instance=instance,
+        resources=resources_for(lake_root, sources_file),
+        raise_on_error=False,
+    )
+
+
+def utc_today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
