@@ -1,0 +1,3 @@
+from io_managers.delta import DeltaPartitionIOManager
+
+__all__ = ["DeltaPartitionIOManager"]

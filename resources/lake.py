@@ -1,0 +1,44 @@
+"""LakeResource: where the tables and the objects store live, and typed access to them."""
+
+from collections.abc import Sequence
+
+import dagster as dg
+import polars as pl
+from deltalake import DeltaTable
+
+from core.contracts import TableContract
+from core.lake import Partition, open_table, read_partitions, storage_options_from_env, table_uri
+from core.objects import ObjectStore
+from core.project import lake_root
+
+
+class LakeResource(dg.ConfigurableResource):
+    """The lake root: ``root`` if set, else ``$EVIDENCE_LAKE_ROOT``, else ``data/lake``.
+
+    Tables sit at ``<root>/<layer>/<name>``; object-store roots take their options from
+    ``EVIDENCE_LAKE_STORAGE_OPTIONS`` (JSON) or the usual AWS_* variables.
+    """
+
+    root: str | None = None
+
+    @property
+    def root_uri(self) -> str:
+        return self.root.rstrip("/") if self.root else lake_root()
+
+    @property
+    def storage_options(self) -> dict[str, str] | None:
+        return storage_options_from_env()
+
+    def uri(self, contract: TableContract) -> str:
+        return table_uri(self.root_uri, contract)
+
+    def read(
+        self, contract: TableContract, partitions: Sequence[Partition] | None = None, version: int | None = None
+    ) -> pl.DataFrame:
+        return read_partitions(self.root_uri, contract, partitions, self.storage_options, version)
+
+    def table(self, contract: TableContract) -> DeltaTable | None:
+        return open_table(self.root_uri, contract, self.storage_options)
+
+    def objects(self) -> ObjectStore:
+        return ObjectStore(self.root_uri, self.storage_options)
