@@ -1,0 +1,1 @@
+"""Asset checks, partitioned like their assets: schema, CRC, determinism, uniqueness."""

@@ -1,0 +1,203 @@
+"""Checks on raw/snapshots and raw/snapshot_files."""
+
+import dagster as dg
+import polars as pl
+
+from assets.context import current_partition, md_table, utc_now
+from assets.partitions import lake_partitions
+from checks.factories import schema_check
+from core.canonical import crc32
+from core.content_hash import content_hash, first_difference
+from core.contracts import SNAPSHOT_FILES, SNAPSHOTS
+from core.objects import ObjectCorruptError, ObjectMissingError
+from core.snapshot import (
+    PartitionRefused,
+    build_snapshot,
+    read_entries,
+    snapshot_id_from_files,
+    utc_today,
+)
+from resources.lake import LakeResource
+from resources.sources import SourcesResource
+
+FILES_KEY = dg.AssetKey(SNAPSHOT_FILES.asset_key)
+SNAPS_KEY = dg.AssetKey(SNAPSHOTS.asset_key)
+
+
+@dg.asset_check(
+    asset=FILES_KEY,
+    name="snapshot_files_crc",
+    blocking=True,
+    partitions_def=lake_partitions,
+    description="Re-hash every stored object of the partition: sha256 = object, crc32 and size match.",
+)
+def snapshot_files_crc(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> dg.AssetCheckResult:
+    partition = current_partition(context)
+    files = lake.read(SNAPSHOT_FILES, [partition]).filter(pl.col("status") == "stored")
+    store = lake.objects()
+    bad = []
+    for path, obj, size, crc in files.select("path", "object", "size", "crc32").iter_rows():
+        try:
+            data = store.get(obj)
+        except (ObjectCorruptError, ObjectMissingError) as exc:
+            bad.append({"path": path, "object": obj, "problem": str(exc)})
+            continue
+        if len(data) != size or crc32(data) != crc:
+            bad.append(
+                {
+                    "path": path,
+                    "object": obj,
+                    "problem": f"size/crc32 {len(data)}/{crc32(data)} != recorded {size}/{crc}",
+                }
+            )
+    return dg.AssetCheckResult(
+        passed=not bad,
+        description=None if not bad else f"{len(bad)} of {files.height} stored objects fail verification",
+        metadata={"objects_verified": files.height, "failures": md_table(bad)},
+    )
+
+
+@dg.asset_check(
+    asset=SNAPS_KEY,
+    name="snapshots_crc",
+    blocking=True,
+    partitions_def=lake_partitions,
+    additional_deps=[FILES_KEY],
+    description="snapshot_id recomputes from the file index; counts and bytes reconcile with it.",
+)
+def snapshots_crc(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> dg.AssetCheckResult:
+    partition = current_partition(context)
+    snaps = lake.read(SNAPSHOTS, [partition])
+    files = lake.read(SNAPSHOT_FILES, [partition])
+    if snaps.height != 1:
+        return dg.AssetCheckResult(passed=False, description=f"expected 1 snapshot row, found {snaps.height}")
+    snap = snaps.row(0, named=True)
+    recomputed = snapshot_id_from_files(snap["source_kind"], files)  # from stored rows, no source access
+    stored = files.filter(pl.col("status") == "stored")
+    problems = []
+    if recomputed != snap["snapshot_id"]:
+        problems.append(f"snapshot_id {snap['snapshot_id']} != recomputed {recomputed}")
+    if set(files["snapshot_id"].unique().to_list()) - {snap["snapshot_id"]}:
+        problems.append("snapshot_files rows carry another snapshot_id")
+    if files.height != snap["file_count"]:
+        problems.append(f"file_count {snap['file_count']} != {files.height} file rows")
+    if stored.height != snap["stored_count"]:
+        problems.append(f"stored_count {snap['stored_count']} != {stored.height} stored rows")
+    if int(stored["size"].sum() or 0) != snap["total_bytes"]:
+        problems.append(f"total_bytes {snap['total_bytes']} != sum of stored sizes {int(stored['size'].sum() or 0)}")
+    return dg.AssetCheckResult(
+        passed=not problems,
+        description="; ".join(problems) or None,
+        metadata={"snapshot_id": snap["snapshot_id"], "file_rows": files.height},
+    )
+
+
+def _determinism(context, lake: LakeResource, sources: SourcesResource, contract) -> dg.AssetCheckResult:
+    partition = current_partition(context)
+    source = sources.get(partition[0])
+    stored = lake.read(contract, [partition])
+    try:
+        entries, as_of = read_entries(source, partition[1], utc_today())
+    except PartitionRefused as exc:
+        return dg.AssetCheckResult(
+            passed=True,
+            severity=dg.AssetCheckSeverity.WARN,
+            description=f"not re-verifiable today: {exc}",
+            metadata={"verified": False},
+        )
+    taken_at = stored["taken_at"][0] if "taken_at" in stored.columns and stored.height else None
+    rebuilt = build_snapshot(source, partition[1], entries, as_of, taken_at or utc_now(), store=None)
+    fresh = rebuilt.files if contract is SNAPSHOT_FILES else rebuilt.snapshot
+    expected = content_hash(stored, contract.key, contract.volatile)
+    actual = content_hash(fresh, contract.key, contract.volatile)
+    diff = None if expected == actual else first_difference(stored, fresh, contract.key, contract.volatile)
+    return dg.AssetCheckResult(
+        passed=expected == actual,
+        description=None if diff is None else f"re-reading the source gives different rows: {diff}",
+        metadata={"stored_hash": expected, "recomputed_hash": actual, "rows": stored.height, "verified": True},
+    )
+
+
+@dg.asset_check(
+    asset=FILES_KEY,
+    name="snapshot_files_deterministic",
+    partitions_def=lake_partitions,
+    description="Re-read the source for the partition in memory; the content hash must match.",
+)
+def snapshot_files_deterministic(
+    context: dg.AssetCheckExecutionContext, lake: LakeResource, sources: SourcesResource
+) -> dg.AssetCheckResult:
+    return _determinism(context, lake, sources, SNAPSHOT_FILES)
+
+
+@dg.asset_check(
+    asset=SNAPS_KEY,
+    name="snapshots_deterministic",
+    partitions_def=lake_partitions,
+    description="Re-read the source for the partition in memory; snapshot_id and totals must match.",
+)
+def snapshots_deterministic(
+    context: dg.AssetCheckExecutionContext, lake: LakeResource, sources: SourcesResource
+) -> dg.AssetCheckResult:
+    return _determinism(context, lake, sources, SNAPSHOTS)
+
+
+@dg.asset_check(
+    asset=FILES_KEY,
+    name="snapshot_files_unique",
+    partitions_def=lake_partitions,
+    description="path is unique (error); path_key is unique, i.e. no case/Unicode collisions (warn).",
+)
+def snapshot_files_unique(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> dg.AssetCheckResult:
+    partition = current_partition(context)
+    files = lake.read(SNAPSHOT_FILES, [partition])
+    dup_paths = files.group_by("path").len().filter(pl.col("len") > 1)
+    if dup_paths.height:
+        return dg.AssetCheckResult(
+            passed=False,
+            description=f"{dup_paths.height} paths appear more than once",
+            metadata={"duplicates": md_table(dup_paths.to_dicts())},
+        )
+    clashes = (
+        files.group_by("path_key")
+        .agg(pl.col("path").sort().alias("paths"), pl.len().alias("n"))
+        .filter(pl.col("n") > 1)
+        .sort("path_key")
+    )
+    if clashes.height:
+        return dg.AssetCheckResult(
+            passed=False,
+            severity=dg.AssetCheckSeverity.WARN,
+            description=f"{clashes.height} path_key collisions: these files clash on a case-insensitive disk",
+            metadata={
+                "collisions": md_table([{"path_key": k, "paths": ", ".join(p)} for k, p, _ in clashes.iter_rows()])
+            },
+        )
+    return dg.AssetCheckResult(passed=True, metadata={"rows": files.height})
+
+
+@dg.asset_check(
+    asset=SNAPS_KEY,
+    name="snapshots_unique",
+    partitions_def=lake_partitions,
+    blocking=True,
+    description="Exactly one snapshot row per (source, day).",
+)
+def snapshots_unique(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> dg.AssetCheckResult:
+    partition = current_partition(context)
+    n = lake.read(SNAPSHOTS, [partition]).height
+    return dg.AssetCheckResult(
+        passed=n == 1, description=None if n == 1 else f"{n} rows for one partition", metadata={"rows": n}
+    )
+
+
+SNAPSHOT_CHECKS = [
+    schema_check(SNAPSHOTS),
+    schema_check(SNAPSHOT_FILES),
+    snapshot_files_crc,
+    snapshots_crc,
+    snapshot_files_deterministic,
+    snapshots_deterministic,
+    snapshot_files_unique,
+    snapshots_unique,
+]

@@ -1,0 +1,33 @@
+"""The single Definitions object of the Evidence Lake code location."""
+
+import dagster as dg
+
+from assets.snapshots import raw_snapshot
+from checks.snapshots import SNAPSHOT_CHECKS
+from io_managers.delta import DeltaPartitionIOManager
+from resources.lake import LakeResource
+from resources.sources import SourcesResource
+from sensors.jobs import checks_job, main_job
+from sensors.sources import sources_sensor
+
+
+def default_resources() -> dict:
+    lake = LakeResource()
+    return {"lake": lake, "sources": SourcesResource(), "io_manager": DeltaPartitionIOManager(lake=lake)}
+
+
+def build_definitions(resources: dict | None = None) -> dg.Definitions:
+    """The whole graph; tests pass resources pointing at a temporary lake and registry."""
+    return dg.Definitions(
+        assets=[raw_snapshot],
+        asset_checks=SNAPSHOT_CHECKS,
+        jobs=[main_job, checks_job],
+        sensors=[sources_sensor],
+        resources=resources or default_resources(),
+        # Steps are short and I/O-bound; a process per step re-imports dagster+polars (~1 s each,
+        # 11 s per partition measured with 9 steps). Parallelism comes from one run per partition.
+        executor=dg.in_process_executor,
+    )
+
+
+defs = build_definitions()
