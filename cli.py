@@ -1,0 +1,292 @@
+"""The ``evidence-lake`` command: run, backfill, sql, tables.
+
+Runs execute in this process against the persistent Dagster instance
+(``$DAGSTER_HOME``, default ``.dagster_home``), so they show up in ``dagster dev``
+without a daemon and without paying a subprocess per step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from core.project import PROJECT_ROOT, lake_root
+
+console = Console(stderr=False)
+err = Console(stderr=True)
+
+
+@dataclass
+class PartitionOutcome:
+    source: str
+    day: dt.date
+    status: str  # ok, failed, skipped
+    seconds: float = 0.0
+    rows: dict[str, int] = field(default_factory=dict)
+    checks_passed: int = 0
+    checks_failed: list[str] = field(default_factory=list)
+    message: str = ""
+
+
+def _ensure_dagster_home() -> str:
+    home = os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / ".dagster_home"))
+    os.makedirs(home, exist_ok=True)
+    config = os.path.join(home, "dagster.yaml")
+    if not os.path.exists(config):
+        with open(config, "w", encoding="utf-8") as handle:
+            handle.write("telemetry:\n  enabled: false\n")
+    return home
+
+
+def _parse_day(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a day (YYYY-MM-DD)") from exc
+
+
+def _refusal(kind: str, day: dt.date, today: dt.date) -> str | None:
+    if kind == "tree" and day != today:
+        return f"tree source: only today ({today}) can be snapshotted"
+    return None
+
+
+def _execute(instance, source: str, day: dt.date) -> PartitionOutcome:
+    """Run main_job for one partition in process; collect row counts and check results."""
+    import dagster as dg
+
+    from assets.partitions import partition_key
+    from definitions import defs
+
+    job = defs.resolve_job_def("main_job")
+    started = time.perf_counter()
+    result = job.execute_in_process(
+        instance=instance,
+        partition_key=partition_key(source, day),
+        raise_on_error=False,
+        run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+        tags={"evidence_lake/cli": "true"},
+    )
+    out = PartitionOutcome(source, day, "ok" if result.success else "failed", seconds=time.perf_counter() - started)
+    for event in result.get_asset_materialization_events():
+        mat = event.event_specific_data.materialization
+        count = mat.metadata.get("dagster/row_count")
+        if count is not None:
+            out.rows["/".join(mat.asset_key.path)] = int(count.value)
+    for evaluation in result.get_asset_check_evaluations():
+        if evaluation.passed:
+            out.checks_passed += 1
+        else:
+            out.checks_failed.append(evaluation.check_name)
+    if not result.success:
+        failures = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
+        if failures:
+            user = failures[0].step_failure_data.user_failure_data
+            out.message = (
+                user.description if user and user.description else _root_cause(failures[0].step_failure_data.error)
+            )
+        else:
+            out.message = "run failed; open it in `dagster dev` for the full log"
+    return out
+
+
+def _root_cause(error) -> str:
+    """The innermost error message: the wrapper Dagster adds says where, the cause says why."""
+    while error is not None and error.cause is not None:
+        error = error.cause
+    text = (error.message if error else "").strip()
+    return text.splitlines()[0][:400] if text else "run failed; open it in `dagster dev` for the full log"
+
+
+def _run_partitions(plan: list[tuple[str, dt.date]], kinds: dict[str, str], label: str) -> list[PartitionOutcome]:
+    """Execute each partition with a progress display; refused ones are reported and skipped."""
+    _ensure_dagster_home()
+    import warnings
+
+    import dagster as dg
+
+    warnings.filterwarnings("ignore", category=dg.PreviewWarning)
+    warnings.filterwarnings("ignore", category=dg.BetaWarning)
+
+    from assets.partitions import SOURCES_PARTITIONS_NAME
+    from core.snapshot import utc_today
+
+    instance = dg.DagsterInstance.get()
+    known = set(instance.get_dynamic_partitions(SOURCES_PARTITIONS_NAME))
+    new = sorted({s for s, _ in plan} - known)
+    if new:
+        instance.add_dynamic_partitions(SOURCES_PARTITIONS_NAME, new)
+    today = utc_today()
+    outcomes: list[PartitionOutcome] = []
+    columns = (
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=err, transient=False) as progress:
+        task = progress.add_task(label, total=len(plan))
+        for source, day in plan:
+            progress.update(task, description=f"{label}: {source} {day}")
+            reason = _refusal(kinds[source], day, today)
+            if reason:
+                outcomes.append(PartitionOutcome(source, day, "skipped", message=reason))
+            else:
+                outcomes.append(_execute(instance, source, day))
+            progress.advance(task)
+        progress.update(task, description=f"{label}: done")
+    return outcomes
+
+
+def _print_summary(outcomes: list[PartitionOutcome]) -> None:
+    parts = Table(title="Partitions")
+    for col in ("source", "day", "status", "checks", "seconds"):
+        parts.add_column(col, justify="right" if col == "seconds" else "left")
+    for o in outcomes:
+        checks = f"{o.checks_passed} passed" + (f", {len(o.checks_failed)} failed" if o.checks_failed else "")
+        style = {"ok": "green", "failed": "red", "skipped": "yellow"}[o.status]
+        parts.add_row(o.source, o.day.isoformat(), f"[{style}]{o.status}[/]", checks, f"{o.seconds:.1f}")
+    console.print(parts)
+    rows = Table(title="Rows written per table")
+    for col in ("table", "source", "day", "rows"):
+        rows.add_column(col, justify="right" if col == "rows" else "left")
+    for table_name in sorted({t for o in outcomes for t in o.rows}):
+        for o in outcomes:
+            if table_name in o.rows:
+                rows.add_row(table_name, o.source, o.day.isoformat(), str(o.rows[table_name]))
+    if rows.row_count:
+        console.print(rows)
+    for o in outcomes:
+        if o.message:
+            console.print(f"[{'red' if o.status == 'failed' else 'yellow'}]{o.source} {o.day}: {o.message}[/]")
+        if o.checks_failed:
+            console.print(f"[red]{o.source} {o.day}: failed checks: {', '.join(o.checks_failed)}[/]")
+    console.print(f"lake: {lake_root()}")
+    console.print(f"runs: `make dev` or `dagster dev` with DAGSTER_HOME={os.environ.get('DAGSTER_HOME')}")
+
+
+def _load_sources():
+    from core.sources import SourceConfigError, load_sources
+
+    try:
+        return load_sources()
+    except SourceConfigError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise SystemExit(2) from exc
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from core.snapshot import utc_today
+
+    sources = _load_sources()
+    day = args.day or utc_today()
+    names = args.source or sorted(sources)
+    unknown = sorted(set(names) - set(sources))
+    if unknown:
+        err.print(f"[red]error:[/] unknown source(s) {unknown}; declared: {sorted(sources)}")
+        return 2
+    outcomes = _run_partitions([(s, day) for s in names], {s: c.kind for s, c in sources.items()}, "run")
+    _print_summary(outcomes)
+    return 1 if any(o.status == "failed" or o.checks_failed for o in outcomes) else 0
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    sources = _load_sources()
+    if args.source not in sources:
+        err.print(f"[red]error:[/] unknown source {args.source!r}; declared: {sorted(sources)}")
+        return 2
+    if args.to_day < args.from_day:
+        err.print(f"[red]error:[/] --to {args.to_day} is before --from {args.from_day}")
+        return 2
+    days = [args.from_day + dt.timedelta(days=i) for i in range((args.to_day - args.from_day).days + 1)]
+    outcomes = _run_partitions(
+        [(args.source, d) for d in days], {s: c.kind for s, c in sources.items()}, f"backfill {args.source}"
+    )
+    _print_summary(outcomes)
+    return 1 if any(o.status == "failed" or o.checks_failed for o in outcomes) else 0
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    import polars as pl
+
+    from core.lake import storage_options_from_env
+    from core.sql import ReadOnlyViolation, run_query
+
+    try:
+        df = run_query(lake_root(), args.query, storage_options_from_env())
+    except ReadOnlyViolation as exc:
+        err.print(f"[red]refused:[/] {exc}")
+        return 2
+    except Exception as exc:  # DuckDB parse/binder errors: show the message, not a traceback
+        err.print(f"[red]query failed:[/] {exc}")
+        err.print("views: run `evidence-lake tables` to list them (named <layer>_<name>)")
+        return 2
+    if args.format == "csv":
+        sys.stdout.write(df.write_csv())
+    elif args.format == "json":
+        sys.stdout.write(df.write_ndjson())
+    else:
+        with pl.Config(tbl_rows=args.limit, tbl_cols=-1, fmt_str_lengths=80, tbl_width_chars=200):
+            console.print(str(df))
+    return 0
+
+
+def cmd_tables(args: argparse.Namespace) -> int:
+    from core.catalog import describe_tables
+    from core.lake import storage_options_from_env
+
+    infos = describe_tables(lake_root(), storage_options_from_env())
+    if not infos:
+        console.print(f"no tables under {lake_root()} yet: run `evidence-lake run` first")
+        return 0
+    table = Table(title=f"Tables in {lake_root()}")
+    for col in ("table", "sql view", "delta version", "rows", "files"):
+        table.add_column(col, justify="right" if col in ("delta version", "rows", "files") else "left")
+    for info in infos:
+        table.add_row(f"{info.layer}/{info.name}", info.view_name, str(info.version), str(info.rows), str(info.files))
+    console.print(table)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="evidence-lake", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="materialise every asset for every source for today (or --day)")
+    run.add_argument("--day", type=_parse_day, help="UTC day, YYYY-MM-DD (default: today)")
+    run.add_argument("--source", action="append", help="only this source (repeatable)")
+    run.set_defaults(func=cmd_run)
+
+    backfill = sub.add_parser("backfill", help="every asset for one source over a day range, one run per day")
+    backfill.add_argument("--source", required=True)
+    backfill.add_argument("--from", dest="from_day", type=_parse_day, required=True)
+    backfill.add_argument("--to", dest="to_day", type=_parse_day, required=True)
+    backfill.set_defaults(func=cmd_backfill)
+
+    sql = sub.add_parser("sql", help="read-only DuckDB over every Delta table (views <layer>_<name>)")
+    sql.add_argument("query")
+    sql.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    sql.add_argument("--limit", type=int, default=50, help="rows shown in table format")
+    sql.set_defaults(func=cmd_sql)
+
+    tables = sub.add_parser("tables", help="tables, Delta versions and row counts")
+    tables.set_defaults(func=cmd_tables)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

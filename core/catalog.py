@@ -1,0 +1,48 @@
+"""What tables the lake holds: found by their ``_delta_log`` under ``<root>/<layer>/<name>``."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from deltalake import DeltaTable
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    layer: str
+    name: str
+    uri: str
+    version: int
+    rows: int
+    files: int
+
+    @property
+    def view_name(self) -> str:
+        return f"{self.layer}_{self.name}"
+
+
+def find_tables(root: str) -> list[tuple[str, str, str]]:
+    """(layer, name, uri) of every Delta table two levels under a local ``root``, sorted."""
+    found = []
+    if not os.path.isdir(root):
+        return found
+    for layer in sorted(os.listdir(root)):
+        layer_dir = os.path.join(root, layer)
+        if not os.path.isdir(layer_dir) or layer == "objects":
+            continue
+        for name in sorted(os.listdir(layer_dir)):
+            uri = os.path.join(layer_dir, name)
+            if os.path.isdir(os.path.join(uri, "_delta_log")):
+                found.append((layer, name, uri))
+    return found
+
+
+def describe_tables(root: str, storage_options: dict[str, str] | None = None) -> list[TableInfo]:
+    out = []
+    for layer, name, uri in find_tables(root):
+        table = DeltaTable(uri, storage_options=storage_options)
+        actions = table.get_add_actions(flatten=True)
+        rows = sum(v for v in actions.column("num_records").to_pylist() if v is not None)
+        out.append(TableInfo(layer, name, uri, table.version(), rows, actions.num_rows))
+    return out

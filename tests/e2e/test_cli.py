@@ -1,0 +1,194 @@
+"""The commands people type, run as subprocesses against temporary lakes and instances."""
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from core.contracts import SNAPSHOT_FILES, SNAPSHOTS
+from core.lake import read_partitions
+from tests.helpers import commit_files, init_repo, utc_today, write_sources
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+pytestmark = pytest.mark.slow
+
+
+def _make_env(tmp_path: Path) -> dict:
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "guide.md").write_text("# Guide\n\n## Part\n")
+    repo = init_repo(tmp_path / "repo")
+    for i in range(1, 6):
+        commit_files(repo, dt.datetime(2024, 3, i, 12, tzinfo=dt.UTC), {f"day{i}.md": f"# Day {i}\n".encode()})
+    sources = write_sources(
+        tmp_path / "sources.toml", {"docs": {"kind": "tree", "path": "docs"}, "repo": {"kind": "git", "path": "repo"}}
+    )
+    return {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "EVIDENCE_LAKE_ROOT": str(tmp_path / "lake"),
+        "EVIDENCE_LAKE_SOURCES": str(sources),
+        "PYTHONPATH": str(ROOT),
+        "COLUMNS": "160",
+    }
+
+
+@pytest.fixture
+def env(tmp_path):
+    return _make_env(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def docs_lake(tmp_path_factory):
+    """One lake with the docs source materialised, shared by the read-only SQL cases."""
+    env = _make_env(tmp_path_factory.mktemp("docs_lake"))
+    run([str(BIN / "evidence-lake"), "run", "--source", "docs"], env)
+    return env
+
+
+def run(args: list[str], env: dict, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{args} exited {proc.returncode}\nSTDOUT:\n{proc.stdout}\nSTDERR:\n{proc.stderr}")
+    return proc
+
+
+def test_definitions_validate(env):
+    proc = run([str(BIN / "dagster"), "definitions", "validate", "-m", "definitions"], env)
+    assert "Validation successful" in proc.stderr + proc.stdout
+
+
+def test_dagster_cli_materialises_five_past_git_days(env):
+    run(
+        [
+            sys.executable,
+            "-c",
+            "import dagster as dg; dg.DagsterInstance.get().add_dynamic_partitions('sources', ['repo'])",
+        ],
+        env,
+    )
+    for i in range(1, 6):
+        run(
+            [
+                str(BIN / "dagster"),
+                "asset",
+                "materialize",
+                "-m",
+                "definitions",
+                "--select",
+                "raw/snapshots,raw/snapshot_files",
+                "--partition",
+                f"2024-03-0{i}|repo",
+            ],
+            env,
+        )
+    lake = env["EVIDENCE_LAKE_ROOT"]
+    snaps = read_partitions(lake, SNAPSHOTS).sort("day")
+    assert snaps["day"].to_list() == [dt.date(2024, 3, i) for i in range(1, 6)]
+    assert snaps["file_count"].to_list() == [1, 2, 3, 4, 5]
+    files = read_partitions(lake, SNAPSHOT_FILES)
+    assert sorted(files.filter(pl.col("day") == dt.date(2024, 3, 3))["path"].to_list()) == [
+        "day1.md",
+        "day2.md",
+        "day3.md",
+    ]
+
+
+def test_evidence_lake_run_tables_and_sql(env):
+    proc = run([str(BIN / "evidence-lake"), "run"], env)
+    out = proc.stdout
+    assert "raw/snapshot_files" in out and "raw/snapshots" in out
+    assert "16 passed" not in out and "8 passed" in out  # 8 checks per partition
+    assert "failed" not in out
+    lake = env["EVIDENCE_LAKE_ROOT"]
+    files = read_partitions(lake, SNAPSHOT_FILES)
+    assert sorted(set(files["source"].to_list())) == ["docs", "repo"]
+    tables = run([str(BIN / "evidence-lake"), "tables"], env).stdout
+    assert "raw_snapshot_files" in tables and "raw_snapshots" in tables
+    rows = run(
+        [
+            str(BIN / "evidence-lake"),
+            "sql",
+            "--format",
+            "json",
+            "select source, count(*) as n from raw_snapshot_files group by source order by source",
+        ],
+        env,
+    )
+    got = [json.loads(line) for line in rows.stdout.splitlines()]
+    assert got == [{"source": "docs", "n": 1}, {"source": "repo", "n": 5}]
+    csv = run([str(BIN / "evidence-lake"), "sql", "--format", "csv", "select 1 as one"], env).stdout
+    assert csv.splitlines() == ["one", "1"]
+    # the dagster instance saw the runs (they show in `dagster dev`)
+    count = run(
+        [sys.executable, "-c", "import dagster as dg; print(len(dg.DagsterInstance.get().get_runs()))"], env
+    ).stdout
+    assert int(count) == 2
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "create table x as select 1",
+        "copy (select 1) to '/tmp/evidence-lake-should-not-exist.csv'",
+        "attach '/tmp/evidence-lake-x.db' as x",
+        "install delta",
+        "load delta",
+        "select * from read_csv('/etc/passwd')",
+        "select 1; drop view raw_snapshots",
+    ],
+)
+def test_sql_is_read_only(docs_lake, query):
+    before = read_partitions(docs_lake["EVIDENCE_LAKE_ROOT"], SNAPSHOTS)
+    proc = run([str(BIN / "evidence-lake"), "sql", query], docs_lake, check=False)
+    assert proc.returncode == 2
+    assert "refused" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not Path("/tmp/evidence-lake-should-not-exist.csv").exists()
+    assert read_partitions(docs_lake["EVIDENCE_LAKE_ROOT"], SNAPSHOTS).equals(before)
+
+
+def test_sql_error_is_a_message_not_a_traceback(env):
+    proc = run([str(BIN / "evidence-lake"), "sql", "select * from no_such_table"], env, check=False)
+    assert proc.returncode == 2 and "query failed" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_backfill_reports_refused_days_and_runs_the_rest(env):
+    today = utc_today()
+    proc = run(
+        [
+            str(BIN / "evidence-lake"),
+            "backfill",
+            "--source",
+            "docs",
+            "--from",
+            (today - dt.timedelta(days=2)).isoformat(),
+            "--to",
+            today.isoformat(),
+        ],
+        env,
+    )
+    assert proc.stdout.count("skipped") == 2 and "only today" in proc.stdout
+    assert read_partitions(env["EVIDENCE_LAKE_ROOT"], SNAPSHOTS)["day"].to_list() == [today]
+    git = run(
+        [str(BIN / "evidence-lake"), "backfill", "--source", "repo", "--from", "2024-03-02", "--to", "2024-03-04"], env
+    )
+    assert "failed" not in git.stdout
+    assert read_partitions(env["EVIDENCE_LAKE_ROOT"], SNAPSHOTS, [("repo", dt.date(2024, 3, 4))]).height == 1
+
+
+def test_bad_sources_file_is_a_clear_cli_error(env, tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[sources.x]\nkind = "tree"\npath = "does/not/exist"\n')
+    proc = run([str(BIN / "evidence-lake"), "run"], {**env, "EVIDENCE_LAKE_SOURCES": str(bad)}, check=False)
+    assert proc.returncode == 2
+    assert "source 'x': path does not exist" in proc.stderr and "Traceback" not in proc.stderr
