@@ -2,19 +2,15 @@
 
 import dagster as dg
 
-from assets.partitions import lake_partitions
-
 main_job = dg.define_asset_job(
     "main_job",
     selection=dg.AssetSelection.all(),
-    partitions_def=lake_partitions,
     description="Every lake asset (and its checks) for one (source, day) partition.",
 )
 
 checks_job = dg.define_asset_job(
     "checks_job",
     selection=dg.AssetSelection.all_asset_checks(),
-    partitions_def=lake_partitions,
     description="Every asset check for one (source, day) partition, without re-materialising: "
     '`dagster job execute -m definitions -j checks_job --tags \'{"dagster/partition": "2026-11-23|self"}\'`.',
 )
