@@ -56,17 +56,20 @@ def _find_non_finite(obj: Any, path: str = "$") -> str | None:
     return None
 
 
-def canonical_json(obj: Any) -> bytes:
+def canonical_json(obj: Any, *, known_finite: bool = False) -> bytes:
     """Serialise ``obj`` to canonical JSON bytes; raise CanonicalJSONError if it can't be.
 
     orjson writes NaN/Inf as ``null``, so any output containing ``null`` is walked once
-    to tell a real None from a non-finite float. Output without ``null`` skips the walk.
+    to tell a real None from a non-finite float. Output without ``null`` skips the walk,
+    and so does ``known_finite=True``, for callers that already know: a value fresh from
+    ``orjson.loads`` (the parser refuses NaN/Infinity literals) or a column whose floats
+    were checked in polars.
     """
     try:
         out = orjson.dumps(obj, default=_default, option=_OPTS)
     except (TypeError, orjson.JSONEncodeError) as exc:
         raise CanonicalJSONError(f"not canonicalisable: {exc}") from exc
-    if b"null" in out:
+    if not known_finite and b"null" in out:
         where = _find_non_finite(obj)
         if where:
             raise CanonicalJSONError(f"NaN/Infinity at {where} cannot be written as canonical JSON")

@@ -16,6 +16,21 @@ import polars as pl
 from core.canonical import canonical_json
 
 _UNSORTABLE = (pl.List, pl.Struct, pl.Array, pl.Object)
+HASH_CHUNK_ROWS = 65_536
+
+
+class NonFiniteValueError(ValueError):
+    """A float column holds NaN or Infinity, which has no canonical form."""
+
+
+def _check_finite(series: pl.Series) -> bool:
+    """True when the column's floats are all finite (checked in polars); False if it cannot tell."""
+    dtype = series.dtype
+    if dtype.is_float():
+        if (series.is_nan() | series.is_infinite()).any():
+            raise NonFiniteValueError(f"column '{series.name}' holds NaN or Infinity")
+        return True
+    return not dtype.is_nested() and dtype != pl.Object
 
 
 def _to_jsonable(series: pl.Series) -> list:
@@ -50,7 +65,12 @@ def content_hash(df: pl.DataFrame, key: Sequence[str], volatile: Iterable[str] =
     digest.update(canonical_json(header))
     for name in frame.columns:
         digest.update(b"\x1e")
-        digest.update(canonical_json(_to_jsonable(frame[name])))
+        column = frame[name]
+        finite = _check_finite(column)
+        # fixed-size chunks bound memory; the chunk size is part of the hash definition
+        for start in range(0, max(column.len(), 1), HASH_CHUNK_ROWS):
+            piece = column.slice(start, HASH_CHUNK_ROWS)
+            digest.update(canonical_json(_to_jsonable(piece), known_finite=finite))
     return digest.hexdigest()
 
 

@@ -76,3 +76,25 @@ def test_objects_store_dedups_and_verifies(tmp_path):
 def test_objects_store_refuses_bad_ids(tmp_path):
     with pytest.raises(ValueError):
         ObjectStore(str(tmp_path)).path_for("../../etc/passwd")
+
+
+def test_nan_in_a_float_column_is_refused_not_hashed():
+    from core.content_hash import NonFiniteValueError
+
+    df = pl.DataFrame({"k": ["a", "b"], "x": [1.0, float("nan")]})
+    with pytest.raises(NonFiniteValueError, match="column 'x'"):
+        content_hash(df, ["k"])
+    assert content_hash(df.with_columns(pl.Series("x", [1.0, None])), ["k"]) != content_hash(
+        df.with_columns(pl.Series("x", [1.0, 2.0])), ["k"])
+
+
+def test_paused_gc_restores_the_collector():
+    import gc
+
+    from core.perf import paused_gc
+
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), paused_gc():
+        assert not gc.isenabled()
+        raise RuntimeError("boom")
+    assert gc.isenabled()
