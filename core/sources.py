@@ -16,6 +16,7 @@ from core.project import sources_path
 
 KINDS = ("git", "tree", "jsonl")
 DEFAULT_MAX_FILE_BYTES = 8 * 1024 * 1024
+DEFAULT_MAX_STREAM_BYTES = 1024 * 1024 * 1024  # jsonl: one stream file may hold months of events
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -30,7 +31,12 @@ class SourceConfig:
     path: Path
     ref: str = "HEAD"  # git: the ref whose history is snapshotted
     event_time_field: str = "ts"  # jsonl: field holding the event time
-    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    max_file_bytes: int | None = None  # None: 1 GiB for jsonl streams, 8 MiB for files
+
+    def __post_init__(self) -> None:
+        if self.max_file_bytes is None:
+            default = DEFAULT_MAX_STREAM_BYTES if self.kind == "jsonl" else DEFAULT_MAX_FILE_BYTES
+            object.__setattr__(self, "max_file_bytes", default)
 
 
 def _fail(file: Path, source: str | None, message: str) -> SourceConfigError:
@@ -89,8 +95,8 @@ def _parse_source(file: Path, base: Path, name: str, spec: object) -> SourceConf
         raise _fail(file, name, f"path does not exist: {path}")
     if not path.is_dir():
         raise _fail(file, name, f"path is not a directory: {path}")
-    max_bytes = spec.get("max_file_bytes", DEFAULT_MAX_FILE_BYTES)
-    if not isinstance(max_bytes, int) or isinstance(max_bytes, bool) or max_bytes < 0:
+    max_bytes = spec.get("max_file_bytes")
+    if max_bytes is not None and (not isinstance(max_bytes, int) or isinstance(max_bytes, bool) or max_bytes < 0):
         raise _fail(file, name, "'max_file_bytes' must be a non-negative integer")
     ref = spec.get("ref", "HEAD")
     field_name = spec.get("event_time_field", "ts")

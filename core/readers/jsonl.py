@@ -37,10 +37,10 @@ def parse_event_time(value: object) -> dt.datetime | None:
     """ISO-8601 text (naive = UTC) or epoch seconds/milliseconds → aware UTC datetime, else None."""
     try:
         if isinstance(value, str):
-            parsed = dt.datetime.fromisoformat(value.strip())
+            parsed = dt.datetime.fromisoformat(value if value[-1:] == "Z" else value.strip())
             if parsed.tzinfo is None:
-                parsed = parsed.replace(tzinfo=dt.UTC)
-            return parsed.astimezone(dt.UTC)
+                return parsed.replace(tzinfo=dt.UTC)
+            return parsed if parsed.tzinfo is dt.UTC else parsed.astimezone(dt.UTC)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             seconds = value / 1000.0 if abs(value) > 1e11 else float(value)
             return dt.datetime.fromtimestamp(seconds, tz=dt.UTC)
@@ -105,3 +105,12 @@ def read_jsonl_day(root: str, field: str, day: dt.date, max_file_bytes: int) -> 
         yield FileEntry(
             path=entry.path, status="stored", data=sliced, size=len(sliced), detail=entry.detail, line_offsets=offsets
         )
+
+
+def days_with_events(root: str, field: str, max_file_bytes: int) -> list[dt.date]:
+    """Every UTC day that at least one line of the source belongs to (by its own event time)."""
+    days: set[dt.date] = set()
+    for entry in walk_tree(root, max_file_bytes, suffix=".jsonl"):
+        if entry.status == "stored" and entry.data:
+            days.update(d for d in (line_day(line, field) for line in split_lines(entry.data)) if d is not None)
+    return sorted(days)

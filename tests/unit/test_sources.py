@@ -68,3 +68,16 @@ def test_path_that_is_a_file_is_refused(tmp_path):
     file = _write(tmp_path, '[sources.f]\nkind = "tree"\npath = "afile"\n')
     with pytest.raises(SourceConfigError, match="not a directory"):
         load_sources(file)
+
+
+def test_file_limit_default_depends_on_kind(tmp_path):
+    from core.sources import DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_STREAM_BYTES, SourceConfig
+
+    file = _write(tmp_path, '[sources.docs]\nkind = "tree"\npath = "docs"\n'
+                            '[sources.kb]\nkind = "jsonl"\npath = "docs"\n'
+                            '[sources.small]\nkind = "jsonl"\npath = "docs"\nmax_file_bytes = 10\n')
+    sources = load_sources(file)
+    assert sources["docs"].max_file_bytes == DEFAULT_MAX_FILE_BYTES
+    assert sources["kb"].max_file_bytes == DEFAULT_MAX_STREAM_BYTES
+    assert sources["small"].max_file_bytes == 10
+    assert SourceConfig("x", "jsonl", tmp_path).max_file_bytes == DEFAULT_MAX_STREAM_BYTES
