@@ -14,7 +14,7 @@ def schema_check(contract: TableContract) -> dg.AssetChecksDefinition:
 
     @dg.asset_check(
         asset=dg.AssetKey(contract.asset_key),
-        name=f"{contract.name}_schema",
+        name=f"{contract.check_name}_schema",
         blocking=True,
         partitions_def=lake_partitions,
         description=f"Strict pandera schema of {contract.table_id} (v{contract.schema_version}).",

@@ -40,6 +40,11 @@ class TableContract:
     volatile: tuple[str, ...] = ()
     description: str = ""
     partition_columns: tuple[str, ...] = field(default=("source", "day"))
+    check_prefix: str = ""  # check names are <check_prefix or name>_<rule>
+
+    @property
+    def check_name(self) -> str:
+        return self.check_prefix or self.name
 
     @property
     def asset_key(self) -> list[str]:
@@ -145,7 +150,94 @@ SNAPSHOT_FILES = TableContract(
     key=("source", "day", "path"),
 )
 
-CONTRACTS: dict[str, TableContract] = {c.table_id: c for c in (SNAPSHOTS, SNAPSHOT_FILES)}
+EVIDENCE_KINDS = (
+    "section",
+    "symbol",
+    "metric",
+    "diagnostic",
+    "session",
+    "replay_run",
+    "review_finding",
+    "audit_score",
+    "event",
+)
+
+EVIDENCE_RECORDS = TableContract(
+    layer="evidence",
+    name="records",
+    schema_name="evidence_lake.evidence_record",
+    schema_version=1,
+    description="One row per piece of evidence, traceable to the object and lines it came from.",
+    columns=(
+        *_common("evidence_lake.evidence_record"),
+        Col("evidence_id", pl.Utf8, checks=(pa.Check.str_matches(SHA256_RE),)),
+        Col("kind", pl.Utf8, checks=(pa.Check.isin(list(EVIDENCE_KINDS)),)),
+        Col("path", pl.Utf8, checks=(pa.Check.str_length(min_value=1),)),
+        Col("line_start", pl.Int64, nullable=True, checks=(pa.Check.ge(0),)),
+        Col("line_end", pl.Int64, nullable=True, checks=(pa.Check.ge(0),)),
+        Col("line_offset", pl.Int64, nullable=True, checks=(pa.Check.ge(0),)),
+        Col("locator", pl.Utf8),
+        Col("object", pl.Utf8, checks=(pa.Check.str_matches(SHA256_RE),)),
+        Col("payload", pl.Utf8),
+        Col("payload_sha256", pl.Utf8, checks=(pa.Check.str_matches(SHA256_RE),)),
+        Col("payload_crc32", pl.Int64, checks=(pa.Check.in_range(0, 0xFFFFFFFF),)),
+        Col("extractor", pl.Utf8),
+        Col("extractor_version", pl.Utf8),
+        Col("event_time", UTC_DATETIME, nullable=True),
+        Col("recorded_at", UTC_DATETIME),
+    ),
+    key=("source", "day", "evidence_id"),
+    volatile=("recorded_at",),
+    check_prefix="evidence_records",
+)
+
+REJECT_REASONS = (
+    # stream lines
+    "malformed_json",
+    "torn_tail",
+    "invalid_utf8",
+    "oversize",
+    "non_finite_number",
+    "too_deep",
+    "not_an_object",
+    "missing_event_time",
+    "bad_event_time",
+    "schema_violation",
+    "duplicate",  # identical to an earlier line of the same file: counted, kept once
+    # whole files
+    "binary",
+    "extractor_error",
+    *[s for s in SNAPSHOT_STATUSES if s != "stored"],
+)
+
+EVIDENCE_REJECTS = TableContract(
+    layer="evidence",
+    name="rejects",
+    schema_name="evidence_lake.evidence_reject",
+    schema_version=1,
+    description="One row per input unit (file or line) that did not become evidence, with the reason.",
+    columns=(
+        *_common("evidence_lake.evidence_reject"),
+        Col("reject_id", pl.Utf8, checks=(pa.Check.str_matches(SHA256_RE),)),
+        Col("path", pl.Utf8, checks=(pa.Check.str_length(min_value=1),)),
+        Col("line_offset", pl.Int64, nullable=True, checks=(pa.Check.ge(0),)),
+        Col("byte_start", pl.Int64, nullable=True, checks=(pa.Check.ge(0),)),
+        Col("byte_end", pl.Int64, nullable=True, checks=(pa.Check.ge(0),)),
+        Col("reason", pl.Utf8, checks=(pa.Check.isin(list(REJECT_REASONS)),)),
+        Col("detail", pl.Utf8, nullable=True),
+        Col("object", pl.Utf8, nullable=True, checks=(pa.Check.str_matches(SHA256_RE),)),
+        Col("raw_sha256", pl.Utf8, nullable=True, checks=(pa.Check.str_matches(SHA256_RE),)),
+        Col("raw_excerpt", pl.Utf8, nullable=True, checks=(pa.Check.str_length(max_value=256),)),
+        Col("recorded_at", UTC_DATETIME),
+    ),
+    key=("source", "day", "reject_id"),
+    volatile=("recorded_at",),
+    check_prefix="evidence_rejects",
+)
+
+CONTRACTS: dict[str, TableContract] = {
+    c.table_id: c for c in (SNAPSHOTS, SNAPSHOT_FILES, EVIDENCE_RECORDS, EVIDENCE_REJECTS)
+}
 
 
 def contract_for(layer: str, name: str) -> TableContract:

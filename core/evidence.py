@@ -1,0 +1,273 @@
+"""Evidence for one (source, day) partition: records, rejects and a receipt that reconciles.
+
+Every snapshot file ends up as evidence, as a reject with a reason (``binary``, a
+not-stored status, ``extractor_error``), or both (an extractor failed on a file other
+extractors could read). Every jsonl line ends up as exactly one record or one reject.
+Files whose (object, path) were already extracted with the current extractor versions
+are reused from an earlier partition instead of being extracted again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import zlib
+from collections import Counter
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from core.canonical import canonical_json, canonical_text
+from core.contracts import EVIDENCE_RECORDS, EVIDENCE_REJECTS
+from core.extract.base import EXTRACTOR_VERSIONS, Extracted, decode_text
+from core.extract.markdown import extract_sections
+from core.extract.python_symbols import extract_symbols
+from core.extract.streams import DEFAULT_MAX_LINE_BYTES, LineReject, StreamRecord, excerpt, iter_lines
+from core.extract.text_metrics import extract_diagnostics, extract_metrics
+from core.objects import ObjectStore
+from core.perf import paused_gc
+from core.readers.entries import lang_hint
+
+CHUNK_ROWS = 100_000  # Python objects for at most this many records at a time (DESIGN §9)
+
+
+
+@dataclass
+class EvidenceResult:
+    records: pl.DataFrame
+    rejects: pl.DataFrame
+    receipt: dict = field(default_factory=dict)
+
+
+def evidence_id(source: str, path: str, kind: str, locator: dict, payload_sha256: str, extractor_version: str) -> str:
+    """DESIGN §4: no day in it, so unchanged evidence keeps its id from one day to the next."""
+    ident = {"source": source, "path": path, "kind": kind, "locator": locator, "payload_sha256": payload_sha256,
+             "extractor_version": extractor_version}
+    return hashlib.sha256(canonical_json(ident)).hexdigest()
+
+
+def reject_id(source: str, path: str, line_offset: int | None, reason: str, raw_sha256: str | None) -> str:
+    ident = {"source": source, "path": path, "line_offset": line_offset, "reason": reason, "raw_sha256": raw_sha256}
+    return hashlib.sha256(canonical_json(ident)).hexdigest()
+
+
+def extract_file(data: bytes, path: str) -> tuple[list[Extracted], list[str]]:
+    """All file extractors over one text file; an extractor that raises is reported, not fatal."""
+    lang = lang_hint(path)
+    text = decode_text(data)
+    out: list[Extracted] = []
+    errors: list[str] = []
+    steps = [("text_metrics", lambda: [extract_metrics(data, text, lang)]),
+             ("diagnostics", lambda: extract_diagnostics(data, text, lang, path))]
+    if lang == "markdown":
+        steps.append(("markdown_sections", lambda: extract_sections(text)))
+    if lang == "python":
+        steps.append(("python_symbols", lambda: extract_symbols(text, path)))
+    for name, step in steps:
+        try:
+            out.extend(step())
+        except Exception as exc:  # a bug or a pathological file: quarantine, keep the other extractors
+            errors.append(f"{name}: {type(exc).__name__}: {exc}"[:300])
+    return out, errors
+
+
+class _Builder:
+    """Column lists for both tables (frames are built once, never from lists of dicts)."""
+
+    def __init__(self, source: str, day: dt.date, recorded_at: dt.datetime) -> None:
+        self.source, self.day, self.recorded_at = source, day, recorded_at
+        self.rec: dict[str, list] = {c.name: [] for c in EVIDENCE_RECORDS.columns}
+        self.rej: dict[str, list] = {c.name: [] for c in EVIDENCE_REJECTS.columns}
+        self.done: tuple[list[pl.DataFrame], list[pl.DataFrame]] = ([], [])
+
+    def flush(self) -> None:
+        """Move the column lists into Arrow-backed frames: Python objects for one chunk at most."""
+        records, rejects = self._frames()
+        self.done[0].append(records)
+        self.done[1].append(rejects)
+        for cols in (self.rec, self.rej):
+            for values in cols.values():
+                values.clear()
+
+    def record(self, e: Extracted, path: str, obj: str) -> None:
+        payload = canonical_json(e.payload)
+        digest = hashlib.sha256(payload).hexdigest()
+        r = self.rec
+        r["evidence_id"].append(evidence_id(self.source, path, e.kind, e.locator, digest, e.extractor_version))
+        r["kind"].append(e.kind)
+        r["path"].append(path)
+        r["line_start"].append(e.line_start)
+        r["line_end"].append(e.line_end)
+        r["line_offset"].append(None)  # file evidence: lines are line_start/line_end
+        r["locator"].append(canonical_text(e.locator))
+        r["object"].append(obj)
+        r["payload"].append(payload.decode("utf-8"))
+        r["payload_sha256"].append(digest)
+        r["payload_crc32"].append(zlib.crc32(payload) & 0xFFFFFFFF)
+        r["extractor"].append(e.extractor)
+        r["extractor_version"].append(e.extractor_version)
+        r["event_time"].append(None)
+
+    def stream_records(self, path: str, obj: str, records: list[StreamRecord]) -> None:
+        """The per-line hot path: same columns as ``record``, without per-row dataclasses."""
+        r = self.rec
+        version = EXTRACTOR_VERSIONS["jsonl_stream"]
+        source, sha256, crc32 = self.source, hashlib.sha256, zlib.crc32
+        ids, kinds, paths, starts, ends, offsets = (r["evidence_id"], r["kind"], r["path"], r["line_start"],
+                                                    r["line_end"], r["line_offset"])
+        locators, objects, payloads, digests, crcs = (r["locator"], r["object"], r["payload"], r["payload_sha256"],
+                                                      r["payload_crc32"])
+        extractors, versions, times = r["extractor"], r["extractor_version"], r["event_time"]
+        for sr in records:
+            payload = sr.payload
+            digest = sha256(payload).hexdigest()
+            locator = {"line_offset": sr.line_offset}
+            ids.append(evidence_id(source, path, sr.kind, locator, digest, version))
+            kinds.append(sr.kind)
+            paths.append(path)
+            starts.append(sr.line_offset)
+            ends.append(sr.line_offset + 1)
+            offsets.append(sr.line_offset)
+            locators.append(canonical_text(locator))
+            objects.append(obj)
+            payloads.append(payload.decode("utf-8"))
+            digests.append(digest)
+            crcs.append(crc32(payload) & 0xFFFFFFFF)
+            extractors.append("jsonl_stream")
+            versions.append(version)
+            times.append(sr.event_us)
+
+    def reject(self, path: str, reason: str, detail: str | None, obj: str | None = None,
+               line_offset: int | None = None, byte_range: tuple[int, int] | None = None,
+               raw: bytes | None = None) -> None:
+        raw_sha = hashlib.sha256(raw).hexdigest() if raw is not None else None
+        j = self.rej
+        j["reject_id"].append(reject_id(self.source, path, line_offset, reason, raw_sha))
+        j["path"].append(path)
+        j["line_offset"].append(line_offset)
+        j["byte_start"].append(byte_range[0] if byte_range else None)
+        j["byte_end"].append(byte_range[1] if byte_range else None)
+        j["reason"].append(reason)
+        j["detail"].append(detail)
+        j["object"].append(obj)
+        j["raw_sha256"].append(raw_sha)
+        j["raw_excerpt"].append(excerpt(raw) if raw is not None else None)
+
+    def frames(self) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """All rows so far as two frames (chunks concatenated without copying)."""
+        self.flush()
+        return pl.concat(self.done[0], rechunk=False), pl.concat(self.done[1], rechunk=False)
+
+    def _frames(self) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """Build both frames; constant columns as literals, event time from epoch microseconds."""
+        out = []
+        constant = ("schema_name", "schema_version", "source", "day", "recorded_at")
+        for cols, contract in ((self.rec, EVIDENCE_RECORDS), (self.rej, EVIDENCE_REJECTS)):
+            schema = contract.polars_schema
+            varying = {name: values for name, values in cols.items() if name not in constant}
+            types = {name: (pl.Int64 if name == "event_time" else schema[name]) for name in varying}
+            df = pl.DataFrame(varying, schema=types)
+            if "event_time" in df.columns:
+                df = df.with_columns(pl.col("event_time").cast(schema["event_time"]))
+            df = df.with_columns(
+                pl.lit(contract.schema_name, pl.Utf8).alias("schema_name"),
+                pl.lit(contract.schema_version, pl.Int64).alias("schema_version"),
+                pl.lit(self.source, pl.Utf8).alias("source"),
+                pl.lit(self.day, pl.Date).alias("day"),
+                pl.lit(self.recorded_at, schema["recorded_at"]).alias("recorded_at"),
+            )
+            out.append(df.select(list(schema)))
+        return out[0], out[1]
+
+
+def reusable_keys(prior: pl.DataFrame) -> pl.DataFrame:
+    """(object, path) pairs whose earlier records were all made by the current extractor versions."""
+    if prior.height == 0:
+        return pl.DataFrame(schema={"object": pl.Utf8, "path": pl.Utf8})
+    current = pl.DataFrame({"extractor": list(EXTRACTOR_VERSIONS), "current": list(EXTRACTOR_VERSIONS.values())})
+    flagged = prior.join(current, on="extractor", how="left").with_columns(
+        (pl.col("extractor_version") == pl.col("current")).fill_null(False).alias("ok"))
+    return flagged.group_by("object", "path").agg(pl.col("ok").all()).filter(pl.col("ok")).select("object", "path")
+
+
+def build_evidence(
+    source: str,
+    source_kind: str,
+    day: dt.date,
+    files: pl.DataFrame,
+    store: ObjectStore,
+    time_field: str,
+    recorded_at: dt.datetime,
+    prior: pl.DataFrame | None = None,
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+) -> EvidenceResult:
+    """Extract (or reuse) evidence for every row of a snapshot_files partition."""
+    with paused_gc():
+        return _build(source, source_kind, day, files, store, time_field, recorded_at, prior, max_line_bytes)
+
+
+def _build(source, source_kind, day, files, store, time_field, recorded_at, prior, max_line_bytes) -> EvidenceResult:
+    b = _Builder(source, day, recorded_at)
+    reuse = set()
+    if prior is not None and source_kind != "jsonl":
+        reuse = {tuple(k) for k in reusable_keys(prior).iter_rows()}
+    reused_keys: list[tuple[str, str]] = []
+    extracted = lines_in = duplicates = 0
+    for path, status, obj, is_text, detail, offsets in files.select(
+        "path", "status", "object", "is_text", "detail", "line_offsets"
+    ).iter_rows():
+        if status != "stored":
+            b.reject(path, status, detail)
+            continue
+        if source_kind == "jsonl":
+            data = store.get(obj)
+            offsets = offsets or []
+            lines_in += len(offsets)
+            batch: list[StreamRecord] = []
+            for item in iter_lines(data, offsets, time_field, max_line_bytes):
+                if type(item) is StreamRecord:
+                    batch.append(item)
+                    if len(batch) == CHUNK_ROWS:
+                        b.stream_records(path, obj, batch)
+                        b.flush()
+                        batch = []
+                else:
+                    duplicates += item.reason == "duplicate"
+                    _line_reject(b, path, obj, item)
+            b.stream_records(path, obj, batch)
+            continue
+        if not is_text:
+            b.reject(path, "binary", "not UTF-8 text (or contains NUL bytes)", obj=obj)
+            continue
+        if (obj, path) in reuse:
+            reused_keys.append((obj, path))
+            continue
+        extracted += 1
+        records, errors = extract_file(store.get(obj), path)
+        for e in records:
+            b.record(e, path, obj)
+        for err in errors:
+            b.reject(path, "extractor_error", err, obj=obj)
+    records_df, rejects_df = b.frames()
+    if reused_keys:
+        keys = pl.DataFrame(reused_keys, schema={"object": pl.Utf8, "path": pl.Utf8}, orient="row")
+        again = prior.join(keys, on=["object", "path"], how="semi").with_columns(
+            pl.lit(day).alias("day"), pl.lit(recorded_at).cast(EVIDENCE_RECORDS.polars_schema["recorded_at"])
+            .alias("recorded_at"))
+        records_df = pl.concat([records_df, again.select(records_df.columns)])
+    receipt = {
+        "inputs": {"files": files.height, "lines": lines_in},
+        "records": records_df.height,
+        "files_extracted": extracted,
+        "files_reused": len(reused_keys),
+        "duplicate_lines": duplicates,
+        "rejects_by_reason": dict(sorted(Counter(rejects_df["reason"].to_list()).items())),
+        "records_by_kind": dict(sorted(Counter(records_df["kind"].to_list()).items())),
+        "extractor_versions": dict(sorted(EXTRACTOR_VERSIONS.items())),
+    }
+    return EvidenceResult(records_df, rejects_df, receipt)
+
+
+def _line_reject(b: _Builder, path: str, obj: str, r: LineReject) -> None:
+    b.reject(path, r.reason, r.detail, obj=obj, line_offset=r.line_offset, byte_range=(r.byte_start, r.byte_end),
+             raw=r.raw)

@@ -1,0 +1,1 @@
+"""Evidence extractors: pure functions from bytes to records, each with its own version."""

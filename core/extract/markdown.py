@@ -1,0 +1,82 @@
+"""Markdown sections: one per ATX or setext heading, plus the text before the first heading.
+
+Lines are 0-based, ``line_start`` inclusive and ``line_end`` exclusive. A ``#`` inside a
+fenced code block (``` or ~~~) is not a heading. ``heading_path`` lists the enclosing
+headings down to this one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from core.extract.base import Extracted, text_lines
+
+_ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?[ \t]*$")
+_ATX_CLOSE = re.compile(r"(?:^|[ \t]+)#+$")
+_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+_SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
+
+
+def _headings(lines: list[str]) -> list[tuple[int, int, str]]:
+    """(line, level, title) of every heading; nothing inside a fenced block counts."""
+    found: list[tuple[int, int, str]] = []
+    fence: str | None = None
+    paragraph = False  # the previous line is paragraph text (a setext heading candidate)
+    for i, line in enumerate(lines):
+        fence_match = _FENCE.match(line)
+        if fence is not None:
+            if fence_match and fence_match.group(1)[0] == fence[0] and len(fence_match.group(1)) >= len(fence):
+                fence = None
+            continue
+        if fence_match:
+            fence, paragraph = fence_match.group(1), False
+            continue
+        atx = _ATX.match(line)
+        if atx:
+            title = _ATX_CLOSE.sub("", (atx.group(2) or "").strip()).strip()
+            found.append((i, len(atx.group(1)), title))
+            paragraph = False
+            continue
+        setext = _SETEXT.match(line)
+        if setext and paragraph:
+            found.append((i - 1, 1 if setext.group(1)[0] == "=" else 2, lines[i - 1].strip()))
+            paragraph = False
+            continue
+        paragraph = bool(line.strip()) and not line.startswith("    ")
+    return found
+
+
+def extract_sections(text: str) -> list[Extracted]:
+    lines = text_lines(text)
+    heads = _headings(lines)
+    out: list[Extracted] = []
+    first = heads[0][0] if heads else len(lines)
+    if first > 0 and any(line.strip() for line in lines[:first]):
+        out.append(_section(lines, 0, first, 0, "", []))
+    stack: list[tuple[int, str]] = []
+    for n, (start, level, title) in enumerate(heads):
+        end = heads[n + 1][0] if n + 1 < len(heads) else len(lines)
+        while stack and stack[-1][0] >= level:
+            stack.pop()
+        stack.append((level, title))
+        out.append(_section(lines, start, end, level, title, [t for _, t in stack]))
+    return out
+
+
+def _section(lines: list[str], start: int, end: int, level: int, title: str, path: list[str]) -> Extracted:
+    body = "\n".join(lines[start:end])
+    return Extracted(
+        kind="section",
+        extractor="markdown_sections",
+        locator={"lines": [start, end]},
+        line_start=start,
+        line_end=end,
+        payload={
+            "heading": title,
+            "level": level,
+            "heading_path": path,
+            "text": body,
+            "content_hash": hashlib.sha256(body.encode("utf-8")).hexdigest(),
+        },
+    )

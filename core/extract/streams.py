@@ -1,0 +1,176 @@
+"""JSONL stream lines → evidence records or rejects, one outcome per line.
+
+Accepted: a UTF-8 BOM on the first line, CRLF endings. Rejected with a reason:
+malformed JSON, a torn final line, invalid UTF-8, an oversize line, NaN/Infinity
+literals, nesting deeper than the limit, non-object JSON, a missing or unparsable
+event time, a known schema's rule broken. A line identical to an earlier line of the
+same file is a ``duplicate`` reject (counted, kept once).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import orjson
+
+from core.canonical import canonical_json
+from core.extract.stream_schemas import KIND_BY_SCHEMA, VALIDATORS
+from core.readers.jsonl import parse_event_time
+
+BOM = b"\xef\xbb\xbf"
+DEFAULT_MAX_LINE_BYTES = 1 << 20
+MAX_DEPTH = 64
+EXCERPT_CHARS = 200
+
+
+@dataclass
+class LineReject:
+    line_offset: int
+    byte_start: int
+    byte_end: int
+    reason: str
+    detail: str
+    raw: bytes
+
+
+def _depth(value: object, limit: int) -> int:
+    """Nesting depth, counting stops past ``limit``."""
+    stack = [(value, 1)]
+    deepest = 0
+    while stack:
+        node, d = stack.pop()
+        deepest = max(deepest, d)
+        if deepest > limit:
+            return deepest
+        if isinstance(node, dict):
+            stack.extend((v, d + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, d + 1) for v in node)
+    return deepest
+
+
+def _classify_decode_error(body: bytes, torn: bool, exc: Exception) -> tuple[str, str]:
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError as err:
+        return "invalid_utf8", f"invalid UTF-8 at byte {err.start}"
+    if torn:
+        return "torn_tail", "final line has no newline and is not complete JSON"
+    try:
+        json.loads(body)  # the stdlib accepts NaN/Infinity; orjson does not
+        return "non_finite_number", "NaN or Infinity literal (not JSON)"
+    except RecursionError:
+        return "too_deep", "nesting too deep to parse"
+    except ValueError:
+        pass
+    return "malformed_json", str(exc)[:200]
+
+
+def excerpt(raw: bytes) -> str:
+    return raw[: EXCERPT_CHARS * 4].decode("utf-8", errors="replace")[:EXCERPT_CHARS]
+
+
+@dataclass
+class StreamRecord:
+    """An accepted line: its canonical payload bytes and event time (microseconds since the epoch, UTC)."""
+
+    line_offset: int
+    kind: str
+    payload: bytes
+    event_us: int
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_US = dt.timedelta(microseconds=1)
+
+
+def event_micros(value: object) -> int | None:
+    """Event time as epoch microseconds (UTC), or None when it cannot be read."""
+    when = parse_event_time(value)
+    return None if when is None else (when - _EPOCH) // _US
+
+
+def process_lines(
+    data: bytes, offsets: list[int], time_field: str, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+) -> tuple[list[StreamRecord], list[LineReject]]:
+    """All outcomes of a jsonl slice at once (see ``iter_lines``)."""
+    records: list[StreamRecord] = []
+    rejects: list[LineReject] = []
+    for item in iter_lines(data, offsets, time_field, max_line_bytes):
+        (records if type(item) is StreamRecord else rejects).append(item)
+    return records, rejects
+
+
+def iter_lines(
+    data: bytes, offsets: list[int], time_field: str, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+) -> Iterator[StreamRecord | LineReject]:
+    """One StreamRecord or LineReject per line of a jsonl slice (with the lines' original offsets).
+
+    This is the hot path of the evidence stage, so it avoids per-line allocations beyond
+    what each outcome needs, and yields so callers can work in bounded chunks.
+    """
+    seen: dict[int, list[tuple[int, int, int]]] = {}  # hash(body) -> [(offset, start, end)] for exact dedup
+    loads, JSONDecodeError = orjson.loads, orjson.JSONDecodeError
+    kinds, validators = KIND_BY_SCHEMA, VALIDATORS
+    pos = 0
+    last = len(offsets) - 1
+    for i, offset in enumerate(offsets):
+        nl = data.find(b"\n", pos)
+        end = len(data) if nl < 0 else nl + 1
+        start, pos = pos, end
+        body_end = end if nl < 0 else nl
+        if body_end > start and data[body_end - 1] == 13:  # CR of a CRLF ending
+            body_end -= 1
+        body_start = start + 3 if offset == 0 and data.startswith(BOM, start) else start
+        body = data[body_start:body_end]
+        reason = detail = None
+        if len(body) > max_line_bytes:
+            reason, detail = "oversize", f"{len(body)} bytes > limit {max_line_bytes}"
+        elif not body.strip():
+            reason, detail = "malformed_json", "blank line"
+        else:
+            h = hash(body)
+            twins = seen.get(h)
+            if twins is not None:
+                for twin_offset, s0, e0 in twins:
+                    if data[s0:e0] == body:
+                        reason, detail = "duplicate", f"identical to line {twin_offset}"
+                        break
+            if reason is None:
+                seen.setdefault(h, []).append((offset, body_start, body_end))
+                try:
+                    record = loads(body)
+                except JSONDecodeError as exc:
+                    reason, detail = _classify_decode_error(body, nl < 0 and i == last, exc)
+                else:
+                    reason, detail, kind, when = _judge(record, body, time_field, kinds, validators)
+                    if reason is None:
+                        # canonicalise now so the parsed dict is freed at once (memory, allocator)
+                        yield StreamRecord(offset, kind, canonical_json(record, known_finite=True), when)
+                        continue
+        yield LineReject(offset, start, end, reason, detail, data[start:end])
+
+
+def _judge(record: object, body: bytes, time_field: str, kinds: dict, validators: dict):
+    """(reason, detail, kind, event_us) for a parsed line; reason None means accepted."""
+    if not isinstance(record, dict):
+        return "not_an_object", f"top-level JSON is {type(record).__name__}, not an object", None, None
+    if (body.count(b"{") + body.count(b"[")) > MAX_DEPTH and _depth(record, MAX_DEPTH) > MAX_DEPTH:
+        return "too_deep", f"nesting deeper than {MAX_DEPTH}", None, None
+    raw_time = record.get(time_field)
+    if raw_time is None:
+        return "missing_event_time", f"no '{time_field}' field", None, None
+    when = event_micros(raw_time)
+    if when is None:
+        return "bad_event_time", f"'{time_field}' is not a time: {str(raw_time)[:80]!r}", None, None
+    schema = record.get("schema")
+    if isinstance(schema, str):
+        validator = validators.get(schema)
+        problem = validator(record) if validator else None
+        if problem:
+            return "schema_violation", f"{schema}: {problem}", None, None
+        return None, None, kinds.get(schema, "event"), when
+    return None, None, "event", when

@@ -1,0 +1,165 @@
+"""File extractors: markdown sections, python symbols, metrics and diagnostics."""
+
+import sysconfig
+from pathlib import Path
+
+from core.evidence import extract_file
+from core.extract.markdown import extract_sections
+from core.extract.python_symbols import extract_symbols, module_name
+from core.extract.text_metrics import extract_diagnostics, extract_metrics
+
+DOC = """preamble line
+
+# Title
+
+intro
+## Part A #
+```python
+# not a heading
+```
+~~~
+## also not
+~~~
+Setext Two
+----------
+text
+
+---
+# Second
+"""
+
+
+def _sections(text):
+    return [(s.payload["heading"], s.payload["level"], s.payload["heading_path"], s.line_start, s.line_end)
+            for s in extract_sections(text)]
+
+
+def test_markdown_sections_with_fences_setext_and_preamble():
+    assert _sections(DOC) == [
+        ("", 0, [], 0, 2),
+        ("Title", 1, ["Title"], 2, 5),
+        ("Part A", 2, ["Title", "Part A"], 5, 12),
+        ("Setext Two", 2, ["Title", "Setext Two"], 12, 17),
+        ("Second", 1, ["Second"], 17, 18),
+    ]
+
+
+def test_section_text_and_content_hash_follow_the_lines():
+    section = extract_sections("# A\r\nbody\r\n# B\n")[0]
+    assert section.payload["text"] == "# A\nbody"
+    assert section.locator == {"lines": [0, 2]}
+    assert len(section.payload["content_hash"]) == 64
+
+
+def test_markdown_edge_cases():
+    assert extract_sections("") == []
+    assert _sections("no headings at all\n") == [("", 0, [], 0, 1)]
+    assert _sections("#hashtag is text\n# Real\n") == [("", 0, [], 0, 1), ("Real", 1, ["Real"], 1, 2)]
+    assert _sections("```\n# inside an unclosed fence\n") == [("", 0, [], 0, 2)]
+    assert _sections("\n\n---\n") == [("", 0, [], 0, 3)]  # a thematic break is not a heading
+
+
+MODULE = '''"""Module doc.
+
+More."""
+import functools
+
+
+def plain(a, b: int = 1, *args, **kw) -> str:
+    """Plain function."""
+    def inner():
+        pass
+    return ""
+
+
+@functools.lru_cache(maxsize=2)
+async def fetch(url: str):
+    """Fetch it."""
+
+
+class Shape(Base, metaclass=Meta):
+    """A shape."""
+
+    @property
+    def area(self) -> float:
+        return 0.0
+
+    async def draw(self):
+        ...
+
+if True:
+    def conditional():
+        pass
+'''
+
+
+def test_python_symbols():
+    symbols = {s.payload["qualified_name"]: s for s in extract_symbols(MODULE, "pkg/geo/shapes.py")}
+    assert list(symbols) == ["pkg.geo.shapes", "pkg.geo.shapes.plain", "pkg.geo.shapes.plain.inner",
+                             "pkg.geo.shapes.fetch", "pkg.geo.shapes.Shape", "pkg.geo.shapes.Shape.area",
+                             "pkg.geo.shapes.Shape.draw", "pkg.geo.shapes.conditional"]
+    mod = symbols["pkg.geo.shapes"].payload
+    assert mod["symbol_kind"] == "module" and mod["doc"] == "Module doc."
+    plain = symbols["pkg.geo.shapes.plain"]
+    assert plain.payload["signature"] == "(a, b: int=1, *args, **kw) -> str"
+    assert (plain.line_start, plain.line_end) == (6, 11) and plain.payload["doc"] == "Plain function."
+    fetch = symbols["pkg.geo.shapes.fetch"]
+    assert fetch.payload["symbol_kind"] == "async_function"
+    assert fetch.payload["decorators"] == ["functools.lru_cache(maxsize=2)"]
+    assert fetch.line_start == 13  # the decorator line, 0-based
+    assert symbols["pkg.geo.shapes.Shape"].payload["signature"] == "(Base, metaclass=Meta)"
+    assert symbols["pkg.geo.shapes.Shape.area"].payload["symbol_kind"] == "method"
+    assert symbols["pkg.geo.shapes.Shape.draw"].payload["is_async"] is True
+
+
+def test_module_names():
+    assert module_name("a/b/c.py") == "a.b.c"
+    assert module_name("pkg/__init__.py") == "pkg"
+    assert module_name("setup.py") == "setup"
+
+
+def test_syntax_error_gives_no_symbols_but_a_diagnostic():
+    bad = "def broken(:\n    pass\n"
+    assert extract_symbols(bad, "x.py") == []
+    (diag,) = extract_diagnostics(bad.encode(), bad, "python", "x.py")
+    assert diag.payload["code"] == "syntax_error" and diag.payload["line"] == 0 and diag.line_end == 1
+
+
+def test_metrics_and_diagnostics():
+    text = "# comment\n\nx = 1   \r\n" + "y" * 250 + "\n"
+    data = text.encode()
+    metric = extract_metrics(data, text, "python")
+    assert metric.payload == {"lang": "python", "lines": 4, "bytes": len(data), "blank_lines": 1,
+                              "comment_lines": 1}
+    codes = {d.payload["code"]: d for d in extract_diagnostics(data, text, "python", "m.py")}
+    assert set(codes) == {"long_line", "mixed_line_endings", "trailing_whitespace"}
+    assert codes["long_line"].payload["lines"] == [3] and codes["long_line"].payload["max_length"] == 250
+    assert codes["mixed_line_endings"].payload == {"code": "mixed_line_endings", "crlf": 1, "lf": 3,
+                                                   "severity": "warning"}
+    assert codes["trailing_whitespace"].payload["lines"] == [2]
+    assert extract_metrics(b"", "", None).payload["comment_lines"] is None
+
+
+def test_extract_file_quarantines_an_extractor_crash(monkeypatch):
+    import core.evidence as evidence
+
+    def boom(text):
+        raise RuntimeError("extractor bug")
+
+    monkeypatch.setattr(evidence, "extract_sections", boom)
+    records, errors = extract_file(b"# A\n", "a.md")
+    assert [r.kind for r in records] == ["metric"]
+    assert errors == ["markdown_sections: RuntimeError: extractor bug"]
+
+
+def test_symbols_from_a_real_stdlib_package():
+    root = Path(sysconfig.get_paths()["stdlib"]) / "json"
+    found = {}
+    for path in sorted(root.glob("*.py")):
+        rel = f"json/{path.name}"
+        for s in extract_symbols(path.read_text(encoding="utf-8"), rel):
+            found[s.payload["qualified_name"]] = s.payload["symbol_kind"]
+    assert found["json"] == "module"
+    assert found["json.decoder.JSONDecoder"] == "class"
+    assert found["json.decoder.JSONDecoder.raw_decode"] == "method"
+    assert found["json.dumps"] == "function"
