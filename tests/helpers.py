@@ -99,3 +99,19 @@ def materialize_snapshot(
 
 def utc_today() -> dt.date:
     return dt.datetime.now(dt.UTC).date()
+
+
+def materialize_all(instance: dg.DagsterInstance, lake_root: Path, sources_file: Path, source: str,
+                    day: dt.date) -> dg.ExecuteInProcessResult:
+    """Run main_job (every asset and check) for one partition, as `evidence-lake run` does."""
+    from assets.partitions import SOURCES_PARTITIONS_NAME, partition_key
+    from definitions import build_definitions
+
+    if source not in instance.get_dynamic_partitions(SOURCES_PARTITIONS_NAME):
+        instance.add_dynamic_partitions(SOURCES_PARTITIONS_NAME, [source])
+    job = build_definitions(resources_for(lake_root, sources_file)).resolve_job_def("main_job")
+    return job.execute_in_process(partition_key=partition_key(source, day), instance=instance, raise_on_error=False)
+
+
+def check_results(result: dg.ExecuteInProcessResult) -> dict[str, bool]:
+    return {e.check_name: e.passed for e in result.get_asset_check_evaluations()}

@@ -1,0 +1,94 @@
+"""Checks on evidence/records and evidence/rejects."""
+
+import hashlib
+import zlib
+
+import dagster as dg
+import polars as pl
+
+from assets.context import current_partition, md_table, utc_now
+from assets.partitions import lake_partitions
+from checks.factories import schema_check
+from core.accounting import account
+from core.content_hash import content_hash, first_difference
+from core.contracts import EVIDENCE_RECORDS, EVIDENCE_REJECTS, SNAPSHOT_FILES
+from core.evidence import build_evidence
+from resources.lake import LakeResource
+from resources.sources import SourcesResource
+
+RECORDS_KEY = dg.AssetKey(EVIDENCE_RECORDS.asset_key)
+REJECTS_KEY = dg.AssetKey(EVIDENCE_REJECTS.asset_key)
+FILES_KEY = dg.AssetKey(SNAPSHOT_FILES.asset_key)
+
+
+@dg.asset_check(asset=RECORDS_KEY, name="evidence_records_crc", blocking=True, partitions_def=lake_partitions,
+                description="Recompute payload_sha256 and payload_crc32 of every row from its payload bytes.")
+def evidence_records_crc(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> dg.AssetCheckResult:
+    partition = current_partition(context)
+    rows = lake.read(EVIDENCE_RECORDS, [partition]).select("evidence_id", "payload", "payload_sha256", "payload_crc32")
+    bad = []
+    for eid, payload, sha, crc in rows.iter_rows():
+        data = payload.encode("utf-8")
+        if hashlib.sha256(data).hexdigest() != sha or (zlib.crc32(data) & 0xFFFFFFFF) != crc:
+            bad.append({"evidence_id": eid, "payload_sha256": sha, "payload_crc32": crc})
+    return dg.AssetCheckResult(
+        passed=not bad, description=f"{len(bad)} of {rows.height} payloads do not match their hashes" if bad else None,
+        metadata={"rows_verified": rows.height, "failures": md_table(bad)},
+    )
+
+
+@dg.asset_check(asset=RECORDS_KEY, name="evidence_records_unique", blocking=True, partitions_def=lake_partitions,
+                description="evidence_id is unique within the partition.")
+def evidence_records_unique(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> dg.AssetCheckResult:
+    partition = current_partition(context)
+    ids = lake.read(EVIDENCE_RECORDS, [partition]).select("evidence_id", "path", "kind")
+    dups = ids.filter(pl.col("evidence_id").is_duplicated()).sort("evidence_id")
+    return dg.AssetCheckResult(passed=dups.height == 0, metadata={"rows": ids.height, "duplicates": md_table(
+        dups.head(20).to_dicts())}, description=f"{dups.height} rows share an evidence_id" if dups.height else None)
+
+
+@dg.asset_check(asset=RECORDS_KEY, name="evidence_accounting", blocking=True, partitions_def=lake_partitions,
+                additional_deps=[REJECTS_KEY, FILES_KEY],
+                description="Every snapshot file / stream line is evidence or a reject: nothing is lost.")
+def evidence_accounting(context: dg.AssetCheckExecutionContext, lake: LakeResource,
+                        sources: SourcesResource) -> dg.AssetCheckResult:
+    partition = current_partition(context)
+    source = sources.get(partition[0])
+    tally = account(source.kind, lake.read(SNAPSHOT_FILES, [partition]), lake.read(EVIDENCE_RECORDS, [partition]),
+                    lake.read(EVIDENCE_REJECTS, [partition]))
+    problems = tally.pop("problems")
+    return dg.AssetCheckResult(passed=not problems, description="; ".join(problems[:5]) or None,
+                               metadata={**tally, "problems": len(problems)})
+
+
+@dg.asset_check(asset=RECORDS_KEY, name="evidence_records_deterministic", partitions_def=lake_partitions,
+                additional_deps=[REJECTS_KEY, FILES_KEY],
+                description="Re-extract the partition from its snapshot in memory, without reuse: same content "
+                "hashes for records and rejects.")
+def evidence_records_deterministic(context: dg.AssetCheckExecutionContext, lake: LakeResource,
+                                   sources: SourcesResource) -> dg.AssetCheckResult:
+    partition = current_partition(context)
+    source = sources.get(partition[0])
+    files = lake.read(SNAPSHOT_FILES, [partition])
+    fresh = build_evidence(partition[0], source.kind, partition[1], files, lake.objects(), source.event_time_field,
+                           utc_now(), prior=None)
+    metadata, diffs = {}, []
+    for contract, stored, rebuilt in ((EVIDENCE_RECORDS, lake.read(EVIDENCE_RECORDS, [partition]), fresh.records),
+                                      (EVIDENCE_REJECTS, lake.read(EVIDENCE_REJECTS, [partition]), fresh.rejects)):
+        a = content_hash(stored, contract.key, contract.volatile)
+        b = content_hash(rebuilt, contract.key, contract.volatile)
+        metadata[f"{contract.name}_stored_hash"] = a
+        metadata[f"{contract.name}_recomputed_hash"] = b
+        if a != b:
+            diffs.append(f"{contract.table_id}: {first_difference(stored, rebuilt, contract.key, contract.volatile)}")
+    return dg.AssetCheckResult(passed=not diffs, description="; ".join(diffs) or None, metadata=metadata)
+
+
+EVIDENCE_CHECKS = [
+    schema_check(EVIDENCE_RECORDS),
+    schema_check(EVIDENCE_REJECTS),
+    evidence_records_crc,
+    evidence_records_unique,
+    evidence_accounting,
+    evidence_records_deterministic,
+]
