@@ -13,6 +13,7 @@ import os
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -157,12 +158,16 @@ def _print_summary(outcomes: list[PartitionOutcome]) -> None:
         parts.add_row(o.source, o.day.isoformat(), f"[{style}]{o.status}[/]", checks, f"{o.seconds:.1f}")
     console.print(parts)
     rows = Table(title="Rows written per table")
-    for col in ("table", "source", "day", "rows"):
-        rows.add_column(col, justify="right" if col == "rows" else "left")
-    for table_name in sorted({t for o in outcomes for t in o.rows}):
-        for o in outcomes:
-            if table_name in o.rows:
-                rows.add_row(table_name, o.source, o.day.isoformat(), str(o.rows[table_name]))
+    for col in ("table", "source", "partitions", "rows"):
+        rows.add_column(col, justify="right" if col in ("rows", "partitions") else "left")
+    totals: dict[tuple[str, str], list[int]] = {}
+    for o in outcomes:
+        for table_name, n in o.rows.items():
+            acc = totals.setdefault((table_name, o.source), [0, 0])
+            acc[0] += 1
+            acc[1] += n
+    for (table_name, source), (parts_n, n) in sorted(totals.items()):
+        rows.add_row(table_name, source, str(parts_n), str(n))
     if rows.row_count:
         console.print(rows)
     for o in outcomes:
@@ -184,17 +189,38 @@ def _load_sources():
         raise SystemExit(2) from exc
 
 
+def _stream_catch_up(source, today: dt.date) -> list[dt.date]:
+    """Days of a jsonl source that have events but no snapshot partition yet."""
+    from core.contracts import SNAPSHOTS
+    from core.lake import list_partitions, storage_options_from_env
+    from core.readers.jsonl import days_with_events
+
+    done = {d for s, d in list_partitions(lake_root(), SNAPSHOTS, storage_options_from_env()) if s == source.name}
+    days = days_with_events(str(source.path), source.event_time_field, source.max_file_bytes)
+    return [d for d in days if d not in done and d != today]
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from core.snapshot import utc_today
 
     sources = _load_sources()
-    day = args.day or utc_today()
+    today = utc_today()
+    day = args.day or today
     names = args.source or sorted(sources)
     unknown = sorted(set(names) - set(sources))
     if unknown:
         err.print(f"[red]error:[/] unknown source(s) {unknown}; declared: {sorted(sources)}")
         return 2
-    outcomes = _run_partitions([(s, day) for s in names], {s: c.kind for s, c in sources.items()}, "run")
+    plan = [(s, day) for s in names]
+    if args.day is None:  # a stream's past days are deterministic: catch up on the ones never materialised
+        for name in names:
+            if sources[name].kind == "jsonl":
+                extra = _stream_catch_up(sources[name], today)
+                if extra:
+                    err.print(f"{name}: catching up {len(extra)} day(s) with events: {extra[0]} .. {extra[-1]}")
+                plan.extend((name, d) for d in extra)
+    outcomes = _run_partitions(sorted(plan, key=lambda p: (p[0], p[1])), {s: c.kind for s, c in sources.items()},
+                               "run")
     _print_summary(outcomes)
     return 1 if any(o.status == "failed" or o.checks_failed for o in outcomes) else 0
 
@@ -257,6 +283,27 @@ def cmd_tables(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_gen_corpus(args: argparse.Namespace) -> int:
+    from core.corpus import generate, write_corpus
+
+    try:
+        corpus = generate(args.days, args.per_day, args.seed, faults=args.faults, start=args.start,
+                          drift_from=args.drift_from)
+    except ValueError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        return 2
+    sizes = write_corpus(corpus, args.out)
+    table = Table(title=f"kb corpus in {args.out} (seed {args.seed})")
+    for col in ("file", "lines", "bytes"):
+        table.add_column(col, justify="left" if col == "file" else "right")
+    for name, size in sizes.items():
+        table.add_row(name, str(len(corpus.files[name])), str(size))
+    console.print(table)
+    if corpus.faults:
+        console.print(f"{len(corpus.faults)} injected faults listed in {args.out / 'faults.json'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="evidence-lake", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -277,6 +324,16 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("--format", choices=("table", "csv", "json"), default="table")
     sql.add_argument("--limit", type=int, default=50, help="rows shown in table format")
     sql.set_defaults(func=cmd_sql)
+
+    gen = sub.add_parser("gen-corpus", help="write a synthetic kb corpus (same seed, same bytes)")
+    gen.add_argument("--out", type=Path, required=True)
+    gen.add_argument("--days", type=int, default=7)
+    gen.add_argument("--per-day", type=int, default=40)
+    gen.add_argument("--seed", type=int, default=1)
+    gen.add_argument("--start", type=_parse_day, default=dt.date(2026, 11, 16), help="first day (UTC)")
+    gen.add_argument("--faults", action="store_true", help="inject every kind of bad input (see faults.json)")
+    gen.add_argument("--drift-from", type=int, default=None, help="shift outcomes from this day index on")
+    gen.set_defaults(func=cmd_gen_corpus)
 
     tables = sub.add_parser("tables", help="tables, Delta versions and row counts")
     tables.set_defaults(func=cmd_tables)

@@ -10,7 +10,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from core.contracts import SNAPSHOT_FILES, SNAPSHOTS
+from core.contracts import EVIDENCE_RECORDS, SNAPSHOT_FILES, SNAPSHOTS
+from core.corpus import generate, write_corpus
 from core.lake import read_partitions
 from tests.helpers import commit_files, init_repo, utc_today, write_sources
 
@@ -29,8 +30,11 @@ def _make_env(tmp_path: Path) -> dict:
     repo = init_repo(tmp_path / "repo")
     for i in range(1, 6):
         commit_files(repo, dt.datetime(2024, 3, i, 12, tzinfo=dt.UTC), {f"day{i}.md": f"# Day {i}\n".encode()})
+    write_corpus(generate(2, 6, seed=3), tmp_path / "kb")
     sources = write_sources(
-        tmp_path / "sources.toml", {"docs": {"kind": "tree", "path": "docs"}, "repo": {"kind": "git", "path": "repo"}}
+        tmp_path / "sources.toml",
+        {"docs": {"kind": "tree", "path": "docs"}, "repo": {"kind": "git", "path": "repo"},
+         "kb": {"kind": "jsonl", "path": "kb"}},
     )
     return {
         **os.environ,
@@ -106,12 +110,17 @@ def test_dagster_cli_materialises_five_past_git_days(env):
 def test_evidence_lake_run_tables_and_sql(env):
     proc = run([str(BIN / "evidence-lake"), "run"], env)
     out = proc.stdout
-    assert "raw/snapshot_files" in out and "raw/snapshots" in out
-    assert "16 passed" not in out and "8 passed" in out  # 8 checks per partition
+    for table in ("raw/snapshot_files", "raw/snapshots", "evidence/records", "evidence/rejects"):
+        assert table in out
+    assert out.count("14 passed") == 5, out  # docs, repo, kb today + 2 catch-up days of kb; 14 checks each
     assert "failed" not in out
+    assert "kb: catching up 2 day(s)" in proc.stderr
     lake = env["EVIDENCE_LAKE_ROOT"]
     files = read_partitions(lake, SNAPSHOT_FILES)
-    assert sorted(set(files["source"].to_list())) == ["docs", "repo"]
+    assert sorted(set(files["source"].to_list())) == ["docs", "kb", "repo"]
+    kinds = read_partitions(lake, EVIDENCE_RECORDS).group_by("source").agg(pl.col("kind").unique().sort())
+    assert dict(kinds.iter_rows())["kb"] == ["audit_score", "event", "replay_run", "review_finding", "session"]
+    assert "section" in dict(kinds.iter_rows())["docs"]
     tables = run([str(BIN / "evidence-lake"), "tables"], env).stdout
     assert "raw_snapshot_files" in tables and "raw_snapshots" in tables
     rows = run(
@@ -125,14 +134,14 @@ def test_evidence_lake_run_tables_and_sql(env):
         env,
     )
     got = [json.loads(line) for line in rows.stdout.splitlines()]
-    assert got == [{"source": "docs", "n": 1}, {"source": "repo", "n": 5}]
+    assert got == [{"source": "docs", "n": 1}, {"source": "kb", "n": 5 * 2}, {"source": "repo", "n": 5}]
     csv = run([str(BIN / "evidence-lake"), "sql", "--format", "csv", "select 1 as one"], env).stdout
     assert csv.splitlines() == ["one", "1"]
     # the dagster instance saw the runs (they show in `dagster dev`)
     count = run(
         [sys.executable, "-c", "import dagster as dg; print(len(dg.DagsterInstance.get().get_runs()))"], env
     ).stdout
-    assert int(count) == 2
+    assert int(count) == 5
 
 
 @pytest.mark.parametrize(
