@@ -1,0 +1,140 @@
+"""Evidence throughput and incremental reuse.
+
+1. N generated kb lines (default 1,000,000, one day) through the evidence asset
+   (raw/snapshot_files already materialised; the timed run reads it, extracts, writes
+   both Delta tables), beside a raw loop over the same lines in the same process:
+   orjson.loads -> canonical bytes (orjson.dumps, sorted keys) -> sha256.
+2. A git source of F files (default 2,000 Python/Markdown files): full extraction of
+   day 1, then day 2 in which 1% of the files changed (reuse), as a ratio.
+
+Usage: python -m benchmarks.evidence [--lines N] [--files F]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import resource
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+
+from benchmarks.common import quiet_dagster, report, timed
+
+QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
+
+
+def raw_loop(data: bytes) -> int:
+    n = 0
+    for line in data.split(b"\n"):
+        if line:
+            record = orjson.loads(line)
+            hashlib.sha256(orjson.dumps(record, option=orjson.OPT_SORT_KEYS)).hexdigest()
+            n += 1
+    return n
+
+
+def _materialize(instance, assets, selection, key, resources):
+    import dagster as dg
+
+    result = dg.materialize(assets, selection=selection, partition_key=key, instance=instance, resources=resources,
+                            run_config=QUIET)
+    assert result.success
+    return result
+
+
+def stream_benchmark(work: Path, lines: int) -> None:
+    import dagster as dg
+
+    from assets.evidence import evidence
+    from assets.partitions import SOURCES_PARTITIONS_NAME, partition_key
+    from assets.snapshots import raw_snapshot
+    from core.corpus import generate, write_corpus
+    from tests.helpers import resources_for, write_sources
+
+    per_day = int(lines / 1.834) + 1  # sessions + 1/2 replay runs + 1/3 reviews per step
+    start = time.perf_counter()
+    write_corpus(generate(1, per_day, seed=11), work / "kb")
+    total_lines = sum(p.read_bytes().count(b"\n") for p in (work / "kb").glob("*.jsonl"))
+    data = b"".join(p.read_bytes() for p in sorted((work / "kb").glob("*.jsonl")))
+    print(f"generated {total_lines:,} lines ({len(data) / 1e6:.0f} MB) in {time.perf_counter() - start:.1f} s")
+    sources = write_sources(work / "sources.toml", {"kb": {"kind": "jsonl", "path": "kb"}})
+    raw_s, n = timed(lambda lines_bytes=data: raw_loop(lines_bytes), repeat=2)
+    data = b""  # free the copy before the asset run
+    resources = resources_for(work / "lake", sources)
+    key = partition_key("kb", dt.date(2026, 11, 16))
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions(SOURCES_PARTITIONS_NAME, ["kb"])
+        _materialize(instance, [raw_snapshot], [raw_snapshot], key, resources)
+        ev_s, _ = timed(lambda: _materialize(instance, [raw_snapshot, evidence], [evidence], key, resources),
+                        repeat=2)
+    peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
+    report(f"evidence: {n:,} kb lines, one partition", [
+        ("raw loads -> canonical dumps -> sha256", raw_s, f"{n / raw_s:,.0f} lines/s"),
+        ("evidence asset (extract + both Delta writes)", ev_s, f"{n / ev_s:,.0f} lines/s; peak RSS {peak_gb:.1f} GB"),
+    ], raw_s)
+
+
+def reuse_benchmark(work: Path, files: int) -> None:
+    import dagster as dg
+
+    from assets.evidence import evidence
+    from assets.partitions import SOURCES_PARTITIONS_NAME, partition_key
+    from assets.snapshots import raw_snapshot
+    from tests.helpers import commit_files, init_repo, resources_for, write_sources
+
+    repo = init_repo(work / "repo")
+    body = ('"""Module {i}."""\n\n\nclass C{i}:\n    """Doc."""\n\n'
+            '    def m(self, x: int) -> int:\n        return x\n') * 8
+    tree = {f"pkg{i % 20}/m{i}.py": body.format(i=i).encode() for i in range(files // 2)}
+    tree.update({f"docs/d{i}.md": (f"# Doc {i}\n\n## Part\n\ntext\n" * 10).encode() for i in range(files // 2)})
+    commit_files(repo, dt.datetime(2024, 3, 1, 12, tzinfo=dt.UTC), tree)
+    changed = {p: data + b"\n# changed\n" for p, data in list(tree.items())[:: 100]}  # 1%
+    commit_files(repo, dt.datetime(2024, 3, 2, 12, tzinfo=dt.UTC), changed)
+    sources = write_sources(work / "sources_git.toml", {"repo": {"kind": "git", "path": "repo"}})
+
+    def run_days(lake: Path) -> tuple[float, float]:
+        resources = resources_for(lake, sources)
+        with dg.instance_for_test() as instance:
+            instance.add_dynamic_partitions(SOURCES_PARTITIONS_NAME, ["repo"])
+            k1, k2 = partition_key("repo", dt.date(2024, 3, 1)), partition_key("repo", dt.date(2024, 3, 2))
+            _materialize(instance, [raw_snapshot], [raw_snapshot], k1, resources)
+            _materialize(instance, [raw_snapshot], [raw_snapshot], k2, resources)
+            t = time.perf_counter()
+            _materialize(instance, [raw_snapshot, evidence], [evidence], k1, resources)
+            full = time.perf_counter() - t
+            t = time.perf_counter()
+            _materialize(instance, [raw_snapshot, evidence], [evidence], k2, resources)
+            return full, time.perf_counter() - t
+
+    results = [run_days(work / f"lake_git{i}") for i in range(3)]
+    full = sorted(r[0] for r in results)[1]
+    incremental = sorted(r[1] for r in results)[1]
+    report(f"incremental: git source, {files:,} files, 1% changed next day", [
+        ("day 1: full extraction", full, "baseline for this row pair"),
+        ("day 2: 1% changed, the rest reused", incremental, f"{incremental / full:.1%} of full"),
+    ], full)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--files", type=int, default=2_000)
+    parser.add_argument("--skip-stream", action="store_true")
+    args = parser.parse_args()
+    quiet_dagster()
+    work = Path(tempfile.mkdtemp(prefix="el-bench-evidence-"))
+    try:
+        if not args.skip_stream:
+            stream_benchmark(work, args.lines)
+        reuse_benchmark(work, args.files)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
