@@ -1,0 +1,86 @@
+"""One tokenizer for index and query time: Unicode-aware, case-folded, identifier-splitting.
+
+``write_partitions`` → ``write_partitions``, ``write``, ``partitions``; ``HTTPServer2`` →
+``httpserver2``, ``http``, ``server``, ``2``. The whole identifier is kept as a token too,
+so an exact name is rare (high IDF) and its definition ranks first. CJK characters are
+single-character tokens (no word boundaries to rely on). Stop words are configurable.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+
+DEFAULT_STOP_WORDS = frozenset([
+    "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "from", "has", "have", "in", "is", "it",
+    "its", "of", "on", "or", "that", "the", "this", "to", "was", "were", "will", "with", "not", "no", "do",
+    "does", "did", "what", "where", "which", "who", "how", "when", "why",
+])
+_WORD = re.compile(r"\w+", re.UNICODE)
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+MAX_QUERY_CHARS = 2000
+
+
+def _fold(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
+def _class(ch: str) -> int:
+    return 0 if ch.isdigit() else 1 if ch.isupper() else 2  # digit, upper, other letter
+
+
+_ASCII_PARTS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
+
+
+def split_identifier(word: str) -> list[str]:
+    """snake_case, camelCase, ACRONYMWord and letter/digit boundaries, for any script."""
+    if word.isascii():
+        return _ASCII_PARTS.findall(word)  # the same boundaries, in C (a property test pins this)
+    return split_general(word)
+
+
+def split_general(word: str) -> list[str]:
+    """The character-class walk behind split_identifier, for any script."""
+    parts: list[str] = []
+    for segment in word.split("_"):
+        start = 0
+        for i in range(1, len(segment)):
+            prev, cur = _class(segment[i - 1]), _class(segment[i])
+            acronym_end = prev == 1 and cur == 1 and i + 1 < len(segment) and _class(segment[i + 1]) == 2
+            if (prev != cur and not (prev == 1 and cur == 2)) or acronym_end:
+                parts.append(segment[start:i])
+                start = i
+        if segment[start:]:
+            parts.append(segment[start:])
+    return parts
+
+
+def tokenize(text: str, stop_words: Iterable[str] = DEFAULT_STOP_WORDS) -> list[str]:
+    """Tokens in order of appearance (duplicates kept: term frequency matters)."""
+    stops = stop_words if isinstance(stop_words, (set, frozenset)) else set(stop_words)
+    out: list[str] = []
+    for word in _WORD.findall(text if text.isascii() else unicodedata.normalize("NFKC", text)):
+        if word.isascii():
+            if word.islower() and word.isalpha():  # the common case: nothing to split or fold
+                if len(word) > 1 and word not in stops:
+                    out.append(word)
+                continue
+            parts = [p.lower() for p in split_identifier(word)]
+            whole = word.lower().strip("_")
+            candidates = [whole, *parts] if len(parts) > 1 or (parts and parts[0] != whole) else [whole]
+            out.extend(t for t in candidates if t and t not in stops and (len(t) > 1 or t.isdigit()))
+            continue
+        if _CJK.search(word):
+            out.extend(_fold(ch) for ch in word if not ch.isspace() and ch != "_")
+            continue
+        whole = _fold(word).strip("_")
+        parts = [_fold(p) for p in split_identifier(word)]
+        candidates = [whole, *parts] if len(parts) > 1 or (parts and parts[0] != whole) else [whole]
+        out.extend(t for t in candidates if t and t not in stops and (len(t) > 1 or t.isdigit()))
+    return out
+
+
+def query_terms(query: str, stop_words: Iterable[str] = DEFAULT_STOP_WORDS) -> list[str]:
+    """Distinct query tokens, in order; the query is cut at MAX_QUERY_CHARS characters."""
+    return list(dict.fromkeys(tokenize(query[:MAX_QUERY_CHARS], stop_words)))
