@@ -235,8 +235,73 @@ EVIDENCE_REJECTS = TableContract(
     check_prefix="evidence_rejects",
 )
 
+def _index(name: str, description: str, columns: tuple[Col, ...], key: tuple[str, ...]) -> TableContract:
+    schema = f"evidence_lake.index_{name}"
+    return TableContract(layer="index", name=name, schema_name=schema, schema_version=1, description=description,
+                         columns=(*_common(schema), *columns), key=("source", "day", *key),
+                         check_prefix=f"index_{name}")
+
+
+_EVIDENCE_ID = Col("evidence_id", pl.Utf8, checks=(pa.Check.str_matches(SHA256_RE),))
+
+INDEX_SECTIONS = _index("sections", "One row per document section (from markdown section evidence).", (
+    Col("section_id", pl.Utf8, checks=(pa.Check.str_matches(SHA256_RE),)),
+    Col("path", pl.Utf8),
+    Col("heading", pl.Utf8),
+    Col("level", pl.Int64, checks=(pa.Check.in_range(0, 6),)),
+    Col("heading_path", pl.List(pl.Utf8)),
+    Col("line_start", pl.Int64, checks=(pa.Check.ge(0),)),
+    Col("line_end", pl.Int64, checks=(pa.Check.ge(0),)),
+    Col("content_hash", pl.Utf8, checks=(pa.Check.str_matches(SHA256_RE),)),
+    _EVIDENCE_ID,
+), ("section_id",))
+
+INDEX_SYMBOLS = _index("symbols", "One row per named symbol: @SOURCE/qualified.name (clashes get #2, #3).", (
+    Col("symbol_id", pl.Utf8, checks=(pa.Check.str_startswith("@"),)),
+    Col("qualified_name", pl.Utf8),
+    Col("name", pl.Utf8),
+    Col("kind", pl.Utf8),
+    Col("path", pl.Utf8),
+    Col("line", pl.Int64, checks=(pa.Check.ge(0),)),
+    Col("line_end", pl.Int64, checks=(pa.Check.ge(0),)),
+    Col("signature", pl.Utf8, nullable=True),
+    Col("doc", pl.Utf8, nullable=True),
+    _EVIDENCE_ID,
+), ("symbol_id",))
+
+INDEX_DOCUMENTS = _index("documents", "One row per searchable evidence record: its length and what to show.", (
+    _EVIDENCE_ID,
+    Col("kind", pl.Utf8),
+    Col("path", pl.Utf8),
+    Col("line", pl.Int64, nullable=True, checks=(pa.Check.ge(0),)),
+    Col("title", pl.Utf8),
+    Col("snippet", pl.Utf8, checks=(pa.Check.str_length(max_value=240),)),
+    Col("doc_len", pl.Int64, checks=(pa.Check.gt(0),)),
+), ("evidence_id",))
+
+INDEX_TERMS = _index("terms", "Postings: (term, evidence) with term frequency, sorted by term.", (
+    Col("term", pl.Utf8, checks=(pa.Check.str_length(min_value=1),)),
+    _EVIDENCE_ID,
+    Col("tf", pl.Int64, checks=(pa.Check.gt(0),)),
+), ("term", "evidence_id"))
+
+INDEX_TERM_STATS = _index("term_stats", "Document frequency of every term in the partition.", (
+    Col("term", pl.Utf8, checks=(pa.Check.str_length(min_value=1),)),
+    Col("df", pl.Int64, checks=(pa.Check.gt(0),)),
+), ("term",))
+
+INDEX_MANIFEST = _index("manifest", "Per partition and index: rows, index_hash and the evidence hash it came from.", (
+    Col("index_name", pl.Utf8),
+    Col("rows", pl.Int64, checks=(pa.Check.ge(0),)),
+    Col("index_hash", pl.Utf8, checks=(pa.Check.str_matches(SHA256_RE),)),
+    Col("evidence_hash", pl.Utf8, checks=(pa.Check.str_matches(SHA256_RE),)),
+), ("index_name",))
+
+INDEX_TABLES = (INDEX_SECTIONS, INDEX_SYMBOLS, INDEX_DOCUMENTS, INDEX_TERMS, INDEX_TERM_STATS)
+
 CONTRACTS: dict[str, TableContract] = {
-    c.table_id: c for c in (SNAPSHOTS, SNAPSHOT_FILES, EVIDENCE_RECORDS, EVIDENCE_REJECTS)
+    c.table_id: c
+    for c in (SNAPSHOTS, SNAPSHOT_FILES, EVIDENCE_RECORDS, EVIDENCE_REJECTS, *INDEX_TABLES, INDEX_MANIFEST)
 }
 
 

@@ -1,0 +1,150 @@
+"""BM25 search over index/terms, importable from notebooks.
+
+    from core.search import SearchIndex
+    index = SearchIndex.load("data/lake")            # latest day with data, every source
+    index.search("write partitions", k=10)
+
+Statistics are computed over the loaded partitions together: N and avgdl from
+index/documents, df as the sum of per-partition df (documents of different partitions
+are different documents). Ties are broken by evidence_id so results are stable.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import polars as pl
+
+from core.contracts import INDEX_DOCUMENTS, INDEX_TERM_STATS, INDEX_TERMS
+from core.lake import Partition, list_partitions, read_partitions
+from core.tokenize import DEFAULT_STOP_WORDS, MAX_QUERY_CHARS, query_terms
+
+
+class SearchError(ValueError):
+    """The query or the selection cannot be searched; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class Hit:
+    rank: int
+    score: float
+    evidence_id: str
+    source: str
+    day: dt.date
+    kind: str
+    path: str
+    line: int | None
+    title: str
+    snippet: str
+
+    def location(self) -> str:
+        return f"{self.path}:{self.line + 1}" if self.line is not None else self.path
+
+    def as_json(self) -> dict:
+        out = asdict(self)
+        out["day"] = self.day.isoformat()
+        out["location"] = self.location()
+        return out
+
+
+def latest_partitions(root: str, sources: Sequence[str] | None = None, day: dt.date | None = None,
+                      storage_options: dict[str, str] | None = None) -> list[Partition]:
+    """The partitions to search: ``day`` for each source, or each source's latest indexed day."""
+    parts = list_partitions(root, INDEX_DOCUMENTS, storage_options)
+    if sources:
+        parts = [p for p in parts if p[0] in set(sources)]
+    if day is not None:
+        return [p for p in parts if p[1] == day]
+    latest: dict[str, dt.date] = {}
+    for source, d in parts:
+        latest[source] = max(d, latest.get(source, d))
+    return sorted(latest.items())
+
+
+class SearchIndex:
+    """Postings, document lengths and df of some partitions, held in memory for repeated queries."""
+
+    def __init__(self, terms: pl.DataFrame, documents: pl.DataFrame, stats: pl.DataFrame,
+                 partitions: Sequence[Partition], stop_words=DEFAULT_STOP_WORDS) -> None:
+        # sorted once by term (a query finds each term's postings by binary search) and joined
+        # once with document lengths (no per-query join)
+        lengths = documents.select("source", "day", "evidence_id", "doc_len")
+        self.terms = (terms.select("term", "source", "day", "evidence_id", "tf")
+                      .join(lengths, on=["source", "day", "evidence_id"], how="inner")
+                      .sort("term", maintain_order=True))
+        self._term_column = self.terms["term"]
+        self.documents = documents
+        self.df = stats.group_by("term").agg(pl.col("df").sum())
+        self.partitions = list(partitions)
+        self.stop_words = stop_words
+        self.n_docs = documents.height
+        self.avgdl = float(documents["doc_len"].mean()) if documents.height else 0.0
+
+    @classmethod
+    def load(cls, root: str, sources: Sequence[str] | None = None, day: dt.date | None = None,
+             partitions: Sequence[Partition] | None = None, storage_options: dict[str, str] | None = None
+             ) -> SearchIndex:
+        parts = list(partitions) if partitions is not None else latest_partitions(root, sources, day,
+                                                                                   storage_options)
+        if not parts:
+            what = f"source(s) {list(sources)}" if sources else "any source"
+            when = f" on {day}" if day else ""
+            raise SearchError(f"no index for {what}{when}: materialise the index assets first "
+                              "(`evidence-lake run`), or pick another --day/--source")
+        return cls(read_partitions(root, INDEX_TERMS, parts, storage_options),
+                   read_partitions(root, INDEX_DOCUMENTS, parts, storage_options),
+                   read_partitions(root, INDEX_TERM_STATS, parts, storage_options), parts)
+
+    def search(self, query: str, k: int = 10, k1: float = 1.2, b: float = 0.75) -> list[Hit]:
+        if not isinstance(query, str) or not query.strip():
+            raise SearchError("empty query: give one or more words to search for")
+        if k < 1:
+            raise SearchError("k must be at least 1")
+        terms = query_terms(query, self.stop_words)
+        if not terms:
+            cut = f" (after the first {MAX_QUERY_CHARS} characters)" if len(query) > MAX_QUERY_CHARS else ""
+            raise SearchError(f"the query has no searchable words{cut}: only stop words, punctuation or symbols")
+        if self.n_docs == 0:
+            return []
+        wanted = pl.DataFrame({"term": terms})
+        idf = self.df.join(wanted, on="term", how="semi").with_columns(
+            (1.0 + (self.n_docs - pl.col("df") + 0.5) / (pl.col("df") + 0.5)).log().alias("idf"))
+        slices = []
+        for term in idf["term"].to_list():
+            lo = int(self._term_column.search_sorted(term, side="left"))
+            hi = int(self._term_column.search_sorted(term, side="right"))
+            if hi > lo:
+                slices.append(self.terms.slice(lo, hi - lo))
+        if not slices:
+            return []
+        postings = pl.concat(slices).join(idf.select("term", "idf"), on="term", how="inner")
+        scored = (
+            postings.with_columns((pl.col("idf") * pl.col("tf") * (k1 + 1)
+                           / (pl.col("tf") + k1 * (1 - b + b * pl.col("doc_len") / self.avgdl))).alias("s"))
+            .group_by("source", "day", "evidence_id").agg(pl.col("s").sum().alias("score"))
+            .sort(["score", "evidence_id", "source", "day"], descending=[True, False, False, False])
+            .head(k)
+            .join(self.documents, on=["source", "day", "evidence_id"], how="left", maintain_order="left")
+        )
+        return [
+            Hit(rank=i + 1, score=round(float(r["score"]), 6), evidence_id=r["evidence_id"], source=r["source"],
+                day=r["day"], kind=r["kind"], path=r["path"], line=r["line"], title=r["title"],
+                snippet=r["snippet"])
+            for i, r in enumerate(scored.iter_rows(named=True))
+        ]
+
+
+def search(root: str, query: str, sources: Sequence[str] | None = None, day: dt.date | None = None, k: int = 10,
+           k1: float = 1.2, b: float = 0.75) -> list[Hit]:
+    """One-shot search (loads the index each call; keep a SearchIndex for repeated queries)."""
+    return SearchIndex.load(root, sources, day).search(query, k=k, k1=k1, b=b)
+
+
+def rank_signature(hits: Sequence[Hit]) -> list[tuple[str, float]]:
+    """What two result lists must share to be 'identical ranked results'."""
+    return [(h.evidence_id, h.score) for h in hits]
+
+
+__all__ = ["Hit", "SearchError", "SearchIndex", "latest_partitions", "rank_signature", "search"]
