@@ -115,3 +115,10 @@ def materialize_all(instance: dg.DagsterInstance, lake_root: Path, sources_file:
 
 def check_results(result: dg.ExecuteInProcessResult) -> dict[str, bool]:
     return {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+
+
+def check_count() -> int:
+    """How many asset checks a main_job run evaluates per partition (every check in the graph)."""
+    from definitions import defs
+
+    return len(defs.resolve_asset_graph().asset_check_keys)
