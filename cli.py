@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import polars as pl
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -242,8 +243,6 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
-    import polars as pl
-
     from core.lake import storage_options_from_env
     from core.sql import ReadOnlyViolation, run_query
 
@@ -304,6 +303,65 @@ def cmd_gen_corpus(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_search(args: argparse.Namespace) -> int:
+    from core.lake import storage_options_from_env
+    from core.search import SearchError, SearchIndex
+
+    try:
+        index = SearchIndex.load(lake_root(), args.source, args.day, storage_options=storage_options_from_env())
+        hits = index.search(args.query, k=args.k, k1=args.k1, b=args.b)
+    except SearchError as exc:
+        err.print(f"[yellow]{exc}[/]")
+        return 2
+    if args.json:
+        import json
+
+        sys.stdout.write(json.dumps([h.as_json() for h in hits], ensure_ascii=False) + "\n")
+        return 0
+    scope = ", ".join(f"{s} {d}" for s, d in index.partitions)
+    if not hits:
+        console.print(f"no matches in {index.n_docs} documents ({scope})")
+        return 0
+    table = Table(title=f"{len(hits)} results for {args.query[:60]!r} ({scope})", show_lines=False)
+    for col in ("#", "score", "kind", "where", "title / snippet"):
+        table.add_column(col, justify="right" if col in ("#", "score") else "left", overflow="fold")
+    for h in hits:
+        table.add_row(str(h.rank), f"{h.score:.3f}", h.kind, f"{h.source}:{h.location()}",
+                      f"[bold]{h.title}[/]\n{h.snippet[:160]}")
+    console.print(table)
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    from core.lake import storage_options_from_env
+    from core.sql import QUERY_VIEWS, open_readonly
+
+    con = open_readonly(lake_root(), storage_options_from_env())
+    existing = {row[0] for row in con.sql("select view_name from duckdb_views() where not internal").fetchall()}
+    where = []
+    if args.source:
+        where.append(f"source = '{args.source.replace(chr(39), chr(39) * 2)}'")
+    if args.day:
+        where.append(f"day = date '{args.day.isoformat()}'")
+    clause = f" where {' and '.join(where)}" if where else ""
+    shown = 0
+    for view in ("q_evidence_by_kind", "q_diagnostics_by_severity", "q_files_by_language", "q_rejects_by_reason",
+                 "q_files_with_diagnostics"):
+        if view not in existing or view not in QUERY_VIEWS:
+            continue
+        df = pl.from_arrow(con.sql(f"select * from {view}{clause} limit {args.limit}").to_arrow_table())
+        table = Table(title=view)
+        for col in df.columns:
+            table.add_column(col)
+        for row in df.iter_rows():
+            table.add_row(*[str(v) for v in row])
+        console.print(table)
+        shown += 1
+    if not shown:
+        console.print(f"no tables under {lake_root()} yet: run `evidence-lake run` first")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="evidence-lake", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -334,6 +392,22 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--faults", action="store_true", help="inject every kind of bad input (see faults.json)")
     gen.add_argument("--drift-from", type=int, default=None, help="shift outcomes from this day index on")
     gen.set_defaults(func=cmd_gen_corpus)
+
+    search = sub.add_parser("search", help="BM25 search over the index (default: latest day of every source)")
+    search.add_argument("query")
+    search.add_argument("--source", action="append", help="only this source (repeatable)")
+    search.add_argument("--day", type=_parse_day, help="search this UTC day instead of each source's latest")
+    search.add_argument("--k", type=int, default=10, help="number of results")
+    search.add_argument("--k1", type=float, default=1.2, help="BM25 term-frequency saturation")
+    search.add_argument("--b", type=float, default=0.75, help="BM25 length normalisation")
+    search.add_argument("--json", action="store_true", help="machine-readable output")
+    search.set_defaults(func=cmd_search)
+
+    stats = sub.add_parser("stats", help="the query model: evidence by kind, severity, language, rejects")
+    stats.add_argument("--source")
+    stats.add_argument("--day", type=_parse_day)
+    stats.add_argument("--limit", type=int, default=30)
+    stats.set_defaults(func=cmd_stats)
 
     tables = sub.add_parser("tables", help="tables, Delta versions and row counts")
     tables.set_defaults(func=cmd_tables)

@@ -14,6 +14,30 @@ from deltalake import DeltaTable
 
 from core.catalog import find_tables
 
+# The query model (codebatch's questions), answerable from the tables alone. Each view is created
+# when the tables it reads exist.
+QUERY_VIEWS: dict[str, tuple[tuple[str, ...], str]] = {
+    "q_evidence_by_kind": (("evidence_records",), """
+        select source, day, kind, count(*) as n from evidence_records group by all order by all"""),
+    "q_files_with_diagnostics": (("evidence_records",), """
+        select source, day, path, count(*) as diagnostics,
+               string_agg(distinct json_extract_string(payload, '$.code'), ', ' order by
+                          json_extract_string(payload, '$.code')) as codes
+        from evidence_records where kind = 'diagnostic' group by all order by all"""),
+    "q_diagnostics_by_severity": (("evidence_records",), """
+        select source, day, json_extract_string(payload, '$.severity') as severity,
+               json_extract_string(payload, '$.code') as code, count(*) as n
+        from evidence_records where kind = 'diagnostic' group by all order by all"""),
+    "q_failed_extraction": (("evidence_rejects",), """
+        select source, day, path, reason, count(*) as units, min(detail) as example
+        from evidence_rejects group by all order by all"""),
+    "q_rejects_by_reason": (("evidence_rejects",), """
+        select source, day, reason, count(*) as n from evidence_rejects group by all order by all"""),
+    "q_files_by_language": (("raw_snapshot_files",), """
+        select source, day, coalesce(lang_hint, 'unknown') as lang, count(*) as files,
+               sum(size) as bytes from raw_snapshot_files group by all order by all"""),
+}
+
 
 class ReadOnlyViolation(ValueError):
     """The query tried to do something other than read the lake."""
@@ -21,9 +45,14 @@ class ReadOnlyViolation(ValueError):
 
 def open_readonly(root: str, storage_options: dict[str, str] | None = None) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(":memory:")
+    registered = set()
     for layer, name, uri in find_tables(root):
         dataset = DeltaTable(uri, storage_options=storage_options).to_pyarrow_dataset()
         con.register(f"{layer}_{name}", dataset)
+        registered.add(f"{layer}_{name}")
+    for view, (needs, sql) in QUERY_VIEWS.items():
+        if set(needs) <= registered:
+            con.execute(f"create view {view} as {sql}")
     con.execute("SET enable_external_access = false")
     con.execute("SET autoinstall_known_extensions = false")
     con.execute("SET autoload_known_extensions = false")

@@ -13,7 +13,7 @@ import pytest
 from core.contracts import EVIDENCE_RECORDS, SNAPSHOT_FILES, SNAPSHOTS
 from core.corpus import generate, write_corpus
 from core.lake import read_partitions
-from tests.helpers import commit_files, init_repo, utc_today, write_sources
+from tests.helpers import check_count, commit_files, init_repo, utc_today, write_sources
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -110,9 +110,10 @@ def test_dagster_cli_materialises_five_past_git_days(env):
 def test_evidence_lake_run_tables_and_sql(env):
     proc = run([str(BIN / "evidence-lake"), "run"], env)
     out = proc.stdout
-    for table in ("raw/snapshot_files", "raw/snapshots", "evidence/records", "evidence/rejects"):
+    for table in ("raw/snapshot_files", "raw/snapshots", "evidence/records", "evidence/rejects", "index/terms"):
         assert table in out
-    assert out.count("14 passed") == 5, out  # docs, repo, kb today + 2 catch-up days of kb; 14 checks each
+    # docs, repo, kb today + 2 catch-up days of kb; every check of the graph on each
+    assert out.count(f"{check_count()} passed") == 5, out
     assert "failed" not in out
     assert "kb: catching up 2 day(s)" in proc.stderr
     lake = env["EVIDENCE_LAKE_ROOT"]
@@ -201,3 +202,29 @@ def test_bad_sources_file_is_a_clear_cli_error(env, tmp_path):
     proc = run([str(BIN / "evidence-lake"), "run"], {**env, "EVIDENCE_LAKE_SOURCES": str(bad)}, check=False)
     assert proc.returncode == 2
     assert "source 'x': path does not exist" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(("query", "code", "expect"), [
+    ("guide part", 0, "results for"),
+    ("", 2, "empty query"),
+    ("the of and", 2, "no searchable words"),
+    ("🎉", 2, "no searchable words"),
+    ("'; drop table x; --", 0, "no matches"),
+    ("日本語", 0, "no matches"),
+    ("guide " * 2000, 0, "results for"),
+])
+def test_search_cli_answers_every_query_without_a_traceback(docs_lake, query, code, expect):
+    proc = run([str(BIN / "evidence-lake"), "search", query], docs_lake, check=False)
+    assert proc.returncode == code, proc.stderr
+    assert expect in proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_search_json_and_stats(docs_lake):
+    hits = json.loads(run([str(BIN / "evidence-lake"), "search", "guide", "--json", "--k", "3"], docs_lake).stdout)
+    assert hits and hits[0]["rank"] == 1 and hits[0]["path"] == "guide.md" and hits[0]["location"] == "guide.md:1"
+    assert all(a["score"] >= b["score"] for a, b in zip(hits, hits[1:], strict=False))
+    stats = run([str(BIN / "evidence-lake"), "stats"], docs_lake).stdout
+    assert "q_evidence_by_kind" in stats and "section" in stats and "q_files_by_language" in stats
+    none = run([str(BIN / "evidence-lake"), "search", "guide", "--day", "2001-01-01"], docs_lake, check=False)
+    assert none.returncode == 2 and "no index for" in none.stderr
