@@ -1,0 +1,97 @@
+"""Scorer: rubric results, bad payloads, the ungrounded invariant, scorer errors."""
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import core.scoring as scoring
+from core.scoring import score_record
+
+GOOD_SESSION = {"outcome": "success", "attempts": [{"n": 1, "verdict": "accept"}], "grounded_in_roster": True,
+                "response": "Candidate W-1", "prompt": "fill"}
+
+
+def test_session_rubric():
+    first_shot = score_record("session", GOOD_SESSION)
+    assert (first_shot.category, first_shot.score, first_shot.reasons) == ("accepted", 1.0, ["first_shot"])
+    retried = score_record("session", {**GOOD_SESSION, "attempts": [
+        {"n": 1, "verdict": "reject", "error": {"Schema": {}}}, {"n": 2, "verdict": "accept"}]})
+    assert retried.category == "partially_accepted" and retried.features["error_kinds"] == ["Schema"]
+    exhausted = score_record("session", {**GOOD_SESSION, "outcome": "max_iter_exhausted"})
+    assert exhausted.category == "rejected" and "max_iter_exhausted" in exhausted.reasons
+    infra = score_record("session", {"outcome": "infra_error", "attempts": []})
+    assert infra.category == "rejected" and infra.score == 0.0
+
+
+def test_review_section_symbol_rubrics():
+    fixed = score_record("review_finding", {"severity": "BLOCK", "reviewers": ["a", "b"], "disposition": "fixed"})
+    assert fixed.category == "accepted" and fixed.reasons == ["fixed", "convergent"]
+    assert score_record("review_finding", {"severity": "INFO", "disposition": "dismissed"}).category == "rejected"
+    section = {"heading": "Use", "heading_path": ["Use"], "text": "## Use\n" + "words " * 20}
+    assert score_record("section", section).category == "accepted"
+    dup = score_record("section", section, {"duplicate_content": True})
+    assert dup.category != "accepted" and "duplicate" in dup.reasons
+    symbol = {"qualified_name": "m.f", "line_start": 3, "line_end": 9, "doc": "Do it."}
+    assert score_record("symbol", symbol).category == "accepted"
+    assert score_record("symbol", {**symbol, "doc": None}).reasons == ["undocumented"]
+    assert score_record("symbol", symbol, {"syntax_error": True}).category == "rejected"
+    assert score_record("metric", {"lines": 3}) is None and score_record("diagnostic", {}) is None
+
+
+@pytest.mark.parametrize(("kind", "payload", "reason"), [
+    ("session", {}, "missing:outcome"),
+    ("session", {"outcome": 3}, "bad_type:outcome"),
+    ("session", {"outcome": "success", "attempts": "three"}, "bad_type:attempts"),
+    ("session", {"outcome": "won"}, "unknown:outcome"),
+    ("session", {**GOOD_SESSION, "grounded_in_roster": "yes"}, "bad_type:grounded_in_roster"),
+    ("session", {**GOOD_SESSION, "response": ""}, "empty_response"),
+    ("review_finding", {"severity": ""}, "unknown:severity"),
+    ("review_finding", {"severity": "WARN", "reviewers": "x"}, "bad_type:reviewers"),
+    ("section", {"text": "x" * 300_000, "heading_path": []}, "too_long:text"),
+    ("section", {"text": None}, "missing:text"),
+    ("symbol", {"qualified_name": "a", "line_start": True, "line_end": 2}, "bad_type:line_start"),
+    ("symbol", {"qualified_name": "a", "line_start": 0, "line_end": 2, "doc": 5}, "bad_type:doc"),
+    ("audit_score", {"total": 3, "max": 0}, "bad_value:max"),
+    ("replay_run", {"validation": []}, "bad_type:validation"),
+    ("event", {"schema": "x"}, "no_rubric:event"),
+    ("martian", {"x": 1}, "no_rubric:martian"),
+    ("session", ["not", "a", "dict"], "bad_type:payload"),
+])
+def test_bad_payloads_go_to_a_human_with_a_reason(kind, payload, reason):
+    result = score_record(kind, payload)
+    assert result.category == "needs_human_review" and reason in result.reasons
+
+
+def test_a_crashing_rubric_is_a_scorer_error_never_accepted(monkeypatch):
+    def broken(payload, ctx):
+        raise ZeroDivisionError("bug")
+
+    monkeypatch.setitem(scoring.RUBRICS, "session", broken)
+    result = score_record("session", GOOD_SESSION)
+    assert result.category == "needs_human_review" and result.reasons[0] == "scorer_error"
+
+
+def test_a_rubric_returning_nonsense_is_caught(monkeypatch):
+    monkeypatch.setitem(scoring.RUBRICS, "session", lambda p, c: scoring.Score(7.0, "accepted"))
+    assert score_record("session", GOOD_SESSION).reasons == ["scorer_error", "out_of_range"]
+
+
+sessions = st.fixed_dictionaries({
+    "outcome": st.sampled_from(["success", "max_iter_exhausted", "infra_error", "other", 1]),
+    "attempts": st.lists(st.fixed_dictionaries({"n": st.integers(1, 5),
+                                                "verdict": st.sampled_from(["accept", "reject", None])}),
+                         max_size=4),
+    "grounded_in_roster": st.one_of(st.just(False), st.none(), st.just(0), st.just("")),
+    "response": st.text(max_size=20),
+})
+
+
+@given(sessions)
+def test_an_ungrounded_session_is_never_accepted(payload):
+    assert score_record("session", payload).category != "accepted"
+
+
+@given(sessions)
+def test_scores_are_deterministic_and_in_range(payload):
+    a, b = score_record("session", payload), score_record("session", dict(payload))
+    assert a == b and 0.0 <= a.score <= 1.0
