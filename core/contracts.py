@@ -41,6 +41,9 @@ class TableContract:
     description: str = ""
     partition_columns: tuple[str, ...] = field(default=("source", "day"))
     check_prefix: str = ""  # check names are <check_prefix or name>_<rule>
+    # Columns that narrow a partition write: rows of the partition whose values in these columns
+    # do not occur in the new frame are kept (two scorer versions coexist in distill/scores).
+    scope_columns: tuple[str, ...] = ()
 
     @property
     def check_name(self) -> str:
@@ -297,11 +300,50 @@ INDEX_MANIFEST = _index("manifest", "Per partition and index: rows, index_hash a
     Col("evidence_hash", pl.Utf8, checks=(pa.Check.str_matches(SHA256_RE),)),
 ), ("index_name",))
 
+DISTILL_SCORES = TableContract(
+    layer="distill", name="scores", schema_name="evidence_lake.distill_score", schema_version=1,
+    description="One row per (scored evidence, scorer version): score in [0, 1], category, reasons, features.",
+    columns=(
+        *_common("evidence_lake.distill_score"),
+        _EVIDENCE_ID,
+        Col("kind", pl.Utf8),
+        Col("path", pl.Utf8),
+        Col("scorer", pl.Utf8),
+        Col("scorer_version", pl.Utf8, checks=(pa.Check.str_matches(r"^\d+\.\d+\.\d+$"),)),
+        Col("score", pl.Float64, checks=(pa.Check.in_range(0.0, 1.0),)),
+        Col("category", pl.Utf8, checks=(pa.Check.isin(["accepted", "partially_accepted", "rejected",
+                                                         "needs_human_review"]),)),
+        Col("reasons", pl.List(pl.Utf8)),
+        Col("features", pl.Utf8),
+    ),
+    key=("source", "day", "evidence_id", "scorer_version"),
+    check_prefix="distill_scores",
+    scope_columns=("scorer_version",),
+)
+
+DISTILL_DATASETS = TableContract(
+    layer="distill", name="datasets", schema_name="evidence_lake.distill_example", schema_version=1,
+    description="Training/eval examples (sft, preference, rag), deduplicated, split by a hash of the example id.",
+    columns=(
+        *_common("evidence_lake.distill_example"),
+        Col("dataset", pl.Utf8, checks=(pa.Check.isin(["sft", "preference", "rag"]),)),
+        Col("example_id", pl.Utf8, checks=(pa.Check.str_matches(SHA256_RE),)),
+        Col("split", pl.Utf8, checks=(pa.Check.isin(["train", "eval"]),)),
+        Col("evidence_ids", pl.List(pl.Utf8)),
+        Col("scorer_version", pl.Utf8),
+        Col("example", pl.Utf8),
+    ),
+    key=("source", "day", "dataset", "example_id"),
+    check_prefix="distill_datasets",
+    scope_columns=("scorer_version",),
+)
+
 INDEX_TABLES = (INDEX_SECTIONS, INDEX_SYMBOLS, INDEX_DOCUMENTS, INDEX_TERMS, INDEX_TERM_STATS)
 
 CONTRACTS: dict[str, TableContract] = {
     c.table_id: c
-    for c in (SNAPSHOTS, SNAPSHOT_FILES, EVIDENCE_RECORDS, EVIDENCE_REJECTS, *INDEX_TABLES, INDEX_MANIFEST)
+    for c in (SNAPSHOTS, SNAPSHOT_FILES, EVIDENCE_RECORDS, EVIDENCE_REJECTS, *INDEX_TABLES, INDEX_MANIFEST,
+              DISTILL_SCORES, DISTILL_DATASETS)
 }
 
 

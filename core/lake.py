@@ -127,8 +127,13 @@ def write_partitions(
     partitions: Sequence[Partition],
     extra_metadata: dict[str, str] | None = None,
     storage_options: dict[str, str] | None = None,
+    extra_scope: dict[str, list[str]] | None = None,
 ) -> WriteReceipt:
-    """Replace exactly ``partitions`` of the table with ``df`` in one commit."""
+    """Replace exactly ``partitions`` of the table with ``df`` in one commit.
+
+    For a contract with ``scope_columns`` only rows of those partitions whose scope values
+    occur in ``df`` (or in ``extra_scope`` when ``df`` is empty) are replaced.
+    """
     partitions = tuple(sorted(set(partitions)))
     df = check_frame(df, contract, partitions)
     digest = content_hash(df, contract.key, contract.volatile)
@@ -145,6 +150,12 @@ def write_partitions(
     }
     data = df.to_arrow()
     predicate = partition_predicate(partitions)
+    for column in contract.scope_columns:
+        values = sorted(set(df[column].to_list())) or list((extra_scope or {}).get(column, []))
+        if not values:
+            raise LakeWriteError(f"{contract.table_id}: a write scoped by '{column}' needs its value; "
+                                 "the frame is empty and no scope was given")
+        predicate = f"({predicate}) AND {column} IN ({', '.join(_sql_literal(str(v)) for v in values)})"
     for attempt in range(1, MAX_COMMIT_ATTEMPTS + 1):
         try:
             exists = DeltaTable.is_deltatable(uri, storage_options=storage_options)

@@ -34,3 +34,15 @@ def start_date() -> str:
     except ValueError as exc:
         raise ValueError(f"EVIDENCE_LAKE_START_DATE={raw!r} is not a date (YYYY-MM-DD)") from exc
     return raw
+
+
+def eval_ratio() -> float:
+    """Share of examples in the eval split (``$EVIDENCE_LAKE_EVAL_RATIO``, default 0.1)."""
+    raw = os.environ.get("EVIDENCE_LAKE_EVAL_RATIO", "0.1")
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ValueError(f"EVIDENCE_LAKE_EVAL_RATIO={raw!r} is not a number") from exc
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"EVIDENCE_LAKE_EVAL_RATIO={raw!r} must be within [0, 1]")
+    return value

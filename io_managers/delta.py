@@ -28,6 +28,7 @@ class DeltaPartitionIOManager(dg.ConfigurableIOManager):
             run_id = context.run_id
         except Exception:  # direct IO-manager calls in notebooks have no run
             run_id = "none"
+        scope = (context.definition_metadata or {}).get("write_scope")  # e.g. {"scorer_version": ["1.0.0"]}
         receipt = write_partitions(
             self.lake.root_uri,
             contract,
@@ -35,6 +36,7 @@ class DeltaPartitionIOManager(dg.ConfigurableIOManager):
             partitions,
             extra_metadata={"dagster_run_id": run_id},
             storage_options=self.lake.storage_options,
+            extra_scope=getattr(scope, "value", scope),
         )
         context.add_output_metadata(
             {

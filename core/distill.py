@@ -1,0 +1,151 @@
+"""Scores and training datasets of one evidence partition.
+
+Scores: one row per scored evidence record for the current scorer version, with the
+context the rubrics need (duplicate section content, duplicate symbol names, diagnostics
+and syntax errors on the same file), all derived from the partition itself.
+
+Datasets: ``sft`` (accepted sessions and accepted documented symbols), ``preference``
+(accepted vs rejected sessions of the same task), ``rag`` (accepted sections). An
+example's id is the sha256 of its canonical content, so duplicates collapse; its split
+is decided by that id alone, so it never changes when more data arrives.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections import Counter, defaultdict
+
+import orjson
+import polars as pl
+
+from core.canonical import canonical_text, content_id
+from core.contracts import DISTILL_DATASETS, DISTILL_SCORES
+from core.perf import paused_gc
+from core.scoring import SCORER, SCORER_VERSION, score_record
+
+DEFAULT_EVAL_RATIO = 0.1
+
+
+def split_for(example_id: str, eval_ratio: float = DEFAULT_EVAL_RATIO) -> str:
+    """'eval' for a stable fraction of example ids, 'train' for the rest."""
+    if not 0.0 <= eval_ratio <= 1.0:
+        raise ValueError(f"eval ratio must be within [0, 1], got {eval_ratio}")
+    bucket = int(hashlib.sha256(example_id.encode("ascii")).hexdigest()[:8], 16) / 0x1_0000_0000
+    return "eval" if bucket < eval_ratio else "train"
+
+
+def _loads(text: str) -> object:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+
+
+def _context(records: pl.DataFrame, payloads: list[object]) -> list[dict]:
+    """Per-row rubric context computed over the whole partition."""
+    kinds = records["kind"].to_list()
+    paths = records["path"].to_list()
+    content = Counter(p.get("content_hash") for k, p in zip(kinds, payloads, strict=True)
+                      if k == "section" and isinstance(p, dict))
+    names = Counter(p.get("qualified_name") for k, p in zip(kinds, payloads, strict=True)
+                    if k == "symbol" and isinstance(p, dict))
+    diagnostics: Counter[str] = Counter()
+    syntax: set[str] = set()
+    for k, path, p in zip(kinds, paths, payloads, strict=True):
+        if k == "diagnostic":
+            diagnostics[path] += 1
+            if isinstance(p, dict) and p.get("code") == "syntax_error":
+                syntax.add(path)
+    out = []
+    for k, path, p in zip(kinds, paths, payloads, strict=True):
+        ctx = {"file_diagnostics": diagnostics[path], "syntax_error": path in syntax}
+        if isinstance(p, dict):
+            ctx["duplicate_content"] = k == "section" and content[p.get("content_hash")] > 1
+            ctx["duplicate_name"] = k == "symbol" and names[p.get("qualified_name")] > 1
+        out.append(ctx)
+    return out
+
+
+def build_scores(records: pl.DataFrame, source: str, day: dt.date) -> pl.DataFrame:
+    """distill/scores rows for the current scorer version."""
+    with paused_gc():
+        rows = records.select("evidence_id", "kind", "path", "payload").sort("evidence_id")
+        payloads = [_loads(t) for t in rows["payload"].to_list()]
+        contexts = _context(rows, payloads)
+        cols: dict[str, list] = {c: [] for c in ("evidence_id", "kind", "path", "score", "category", "reasons",
+                                                 "features")}
+        for (eid, kind, path, _), payload, ctx in zip(rows.iter_rows(), payloads, contexts, strict=True):
+            result = score_record(kind, payload, ctx)
+            if result is None:
+                continue
+            cols["evidence_id"].append(eid)
+            cols["kind"].append(kind)
+            cols["path"].append(path)
+            cols["score"].append(result.score)
+            cols["category"].append(result.category)
+            cols["reasons"].append(result.reasons)
+            cols["features"].append(canonical_text(result.features))
+    schema = DISTILL_SCORES.polars_schema
+    df = pl.DataFrame(cols, schema={c: schema[c] for c in cols})
+    return df.with_columns(
+        pl.lit(DISTILL_SCORES.schema_name).alias("schema_name"), pl.lit(1, pl.Int64).alias("schema_version"),
+        pl.lit(source).alias("source"), pl.lit(day, pl.Date).alias("day"), pl.lit(SCORER).alias("scorer"),
+        pl.lit(SCORER_VERSION).alias("scorer_version"),
+    ).select(list(schema))
+
+
+def build_datasets(records: pl.DataFrame, scores: pl.DataFrame, source: str, day: dt.date,
+                   eval_ratio: float = DEFAULT_EVAL_RATIO) -> pl.DataFrame:
+    """distill/datasets rows (sft, preference, rag) from accepted/rejected evidence."""
+    joined = records.select("evidence_id", "kind", "path", "payload").join(
+        scores.filter(pl.col("scorer_version") == SCORER_VERSION).select("evidence_id", "category"),
+        on="evidence_id", how="inner").sort("evidence_id")
+    examples: dict[tuple[str, str], tuple[list[str], str]] = {}
+
+    def add(dataset: str, evidence_ids: list[str], example: dict) -> None:
+        example_id = content_id({"dataset": dataset, "example": example})
+        examples.setdefault((dataset, example_id), (sorted(evidence_ids), canonical_text(example)))
+
+    by_task: dict[str, dict[str, list[tuple[str, dict]]]] = defaultdict(lambda: {"good": [], "bad": []})
+    for eid, kind, path, payload_text, category in joined.iter_rows():
+        p = _loads(payload_text)
+        if not isinstance(p, dict):
+            continue
+        if kind == "session":
+            prompt, response = p.get("prompt"), p.get("response")
+            if not (isinstance(prompt, str) and prompt and isinstance(response, str)):
+                continue
+            if category == "accepted" and response.strip():
+                add("sft", [eid], {"instruction": prompt, "response": response, "origin": "session"})
+            task = p.get("task_id")
+            if isinstance(task, str):
+                side = "good" if category == "accepted" else "bad" if category == "rejected" or (
+                    category == "needs_human_review" and not p.get("grounded_in_roster")) else None
+                if side:
+                    by_task[task][side].append((eid, p))
+        elif kind == "symbol" and category == "accepted" and p.get("doc"):
+            signature = p.get("signature") or ""
+            add("sft", [eid], {"instruction": f"Explain what `{p.get('qualified_name')}{signature}` does.",
+                               "response": p["doc"], "origin": "symbol", "path": path})
+        elif kind == "section" and category == "accepted":
+            add("rag", [eid], {"path": path, "heading_path": p.get("heading_path") or [], "text": p.get("text", "")})
+    for task in sorted(by_task):
+        good, bad = by_task[task]["good"], by_task[task]["bad"]
+        for (g_id, g), (b_id, b) in zip(good, bad, strict=False):
+            add("preference", [g_id, b_id], {"prompt": g.get("prompt"), "chosen": g.get("response"),
+                                             "rejected": b.get("response") or "", "task_id": task})
+    cols: dict[str, list] = {"dataset": [], "example_id": [], "split": [], "evidence_ids": [], "example": []}
+    for (dataset, example_id), (evidence_ids, example) in sorted(examples.items()):
+        cols["dataset"].append(dataset)
+        cols["example_id"].append(example_id)
+        cols["split"].append(split_for(example_id, eval_ratio))
+        cols["evidence_ids"].append(evidence_ids)
+        cols["example"].append(example)
+    schema = DISTILL_DATASETS.polars_schema
+    df = pl.DataFrame(cols, schema={c: schema[c] for c in cols})
+    return df.with_columns(
+        pl.lit(DISTILL_DATASETS.schema_name).alias("schema_name"), pl.lit(1, pl.Int64).alias("schema_version"),
+        pl.lit(source).alias("source"), pl.lit(day, pl.Date).alias("day"),
+        pl.lit(SCORER_VERSION).alias("scorer_version"),
+    ).select(list(schema))
