@@ -2,9 +2,11 @@
 
 import dagster as dg
 
+from assets.distill import distill
 from assets.evidence import evidence
 from assets.indexes import indexes
 from assets.snapshots import raw_snapshot
+from checks.distill import DISTILL_CHECKS
 from checks.evidence import EVIDENCE_CHECKS
 from checks.indexes import INDEX_CHECKS
 from checks.snapshots import SNAPSHOT_CHECKS
@@ -23,8 +25,8 @@ def default_resources() -> dict:
 def build_definitions(resources: dict | None = None) -> dg.Definitions:
     """The whole graph; tests pass resources pointing at a temporary lake and registry."""
     return dg.Definitions(
-        assets=[raw_snapshot, evidence, indexes],
-        asset_checks=[*SNAPSHOT_CHECKS, *EVIDENCE_CHECKS, *INDEX_CHECKS],
+        assets=[raw_snapshot, evidence, indexes, distill],
+        asset_checks=[*SNAPSHOT_CHECKS, *EVIDENCE_CHECKS, *INDEX_CHECKS, *DISTILL_CHECKS],
         jobs=[main_job, checks_job],
         sensors=[sources_sensor],
         resources=resources or default_resources(),

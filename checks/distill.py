@@ -1,0 +1,90 @@
+"""Checks on distill/scores and distill/datasets."""
+
+import dagster as dg
+import orjson
+import polars as pl
+
+from assets.context import current_partition, md_table
+from assets.partitions import lake_partitions
+from checks.factories import schema_check
+from core.content_hash import content_hash, first_difference
+from core.contracts import DISTILL_DATASETS, DISTILL_SCORES, EVIDENCE_RECORDS
+from core.distill import build_datasets, build_scores
+from core.project import eval_ratio
+from core.scoring import SCORER_VERSION
+from resources.lake import LakeResource
+
+SCORES_KEY = dg.AssetKey(DISTILL_SCORES.asset_key)
+DATASETS_KEY = dg.AssetKey(DISTILL_DATASETS.asset_key)
+EVIDENCE_KEY = dg.AssetKey(EVIDENCE_RECORDS.asset_key)
+
+
+def _current(df: pl.DataFrame) -> pl.DataFrame:
+    return df.filter(pl.col("scorer_version") == SCORER_VERSION)
+
+
+@dg.asset_check(asset=SCORES_KEY, name="no_accepted_ungrounded", blocking=True, partitions_def=lake_partitions,
+                additional_deps=[EVIDENCE_KEY],
+                description="Alarm that must stay empty: an accepted session whose evidence is not grounded_in_roster.")
+def no_accepted_ungrounded(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> dg.AssetCheckResult:
+    partition = current_partition(context)
+    accepted = lake.read(DISTILL_SCORES, [partition]).filter(
+        (pl.col("kind") == "session") & (pl.col("category") == "accepted")).select("evidence_id", "scorer_version")
+    records = lake.read(EVIDENCE_RECORDS, [partition]).filter(pl.col("kind") == "session").select(
+        "evidence_id", "payload")
+    grounded = {eid: orjson.loads(p).get("grounded_in_roster") is True for eid, p in records.iter_rows()}
+    alarms = [{"evidence_id": e, "scorer_version": v} for e, v in accepted.iter_rows() if not grounded.get(e)]
+    return dg.AssetCheckResult(passed=not alarms, metadata={"accepted_sessions": accepted.height,
+                                                            "alarms": md_table(alarms)},
+                               description=f"{len(alarms)} accepted sessions are not grounded" if alarms else None)
+
+
+@dg.asset_check(asset=SCORES_KEY, name="distill_referential", blocking=True, partitions_def=lake_partitions,
+                additional_deps=[EVIDENCE_KEY, DATASETS_KEY],
+                description="Every evidence_id in scores and datasets exists in evidence/records of the partition.")
+def distill_referential(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> dg.AssetCheckResult:
+    partition = current_partition(context)
+    known = set(lake.read(EVIDENCE_RECORDS, [partition])["evidence_id"].to_list())
+    in_scores = set(lake.read(DISTILL_SCORES, [partition])["evidence_id"].to_list())
+    in_datasets = set(lake.read(DISTILL_DATASETS, [partition])["evidence_ids"].explode().drop_nulls().to_list())
+    dangling = sorted((in_scores | in_datasets) - known)
+    return dg.AssetCheckResult(passed=not dangling, metadata={"dangling": len(dangling)},
+                               description=f"dangling evidence ids, e.g. {dangling[:3]}" if dangling else None)
+
+
+@dg.asset_check(asset=SCORES_KEY, name="distill_deterministic", partitions_def=lake_partitions,
+                additional_deps=[EVIDENCE_KEY, DATASETS_KEY],
+                description="Re-scoring and rebuilding the datasets in memory gives the same content hashes.")
+def distill_deterministic(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> dg.AssetCheckResult:
+    partition = current_partition(context)
+    records = lake.read(EVIDENCE_RECORDS, [partition])
+    scores = build_scores(records, *partition)
+    datasets = build_datasets(records, scores, *partition, eval_ratio())
+    diffs, metadata = [], {}
+    for contract, fresh in ((DISTILL_SCORES, scores), (DISTILL_DATASETS, datasets)):
+        stored = _current(lake.read(contract, [partition]))
+        a, b = (content_hash(x, contract.key, contract.volatile) for x in (stored, fresh))
+        metadata[f"{contract.name}_hash"] = a
+        if a != b:
+            diffs.append(f"{contract.table_id}: {first_difference(stored, fresh, contract.key, contract.volatile)}")
+    return dg.AssetCheckResult(passed=not diffs, description="; ".join(diffs) or None, metadata=metadata)
+
+
+@dg.asset_check(asset=DATASETS_KEY, name="split_stable", blocking=True, partitions_def=lake_partitions,
+                description="An example already present in another partition of the source keeps its split.")
+def split_stable(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> dg.AssetCheckResult:
+    source, day = current_partition(context)
+    everything = lake.read(DISTILL_DATASETS).filter(pl.col("source") == source).select(
+        "day", "dataset", "example_id", "split")
+    here = everything.filter(pl.col("day") == day)
+    others = everything.filter(pl.col("day") != day).unique(["dataset", "example_id", "split"])
+    moved = here.join(others, on=["dataset", "example_id"], how="inner", suffix="_elsewhere").filter(
+        pl.col("split") != pl.col("split_elsewhere"))
+    shared = here.join(others, on=["dataset", "example_id"], how="semi").height
+    return dg.AssetCheckResult(passed=moved.height == 0, metadata={"examples": here.height, "seen_before": shared,
+                                                                  "moved": md_table(moved.head(20).to_dicts())},
+                               description=f"{moved.height} examples changed split" if moved.height else None)
+
+
+DISTILL_CHECKS = [schema_check(DISTILL_SCORES), schema_check(DISTILL_DATASETS), no_accepted_ungrounded,
+                  distill_referential, distill_deterministic, split_stable]
