@@ -362,6 +362,22 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from core.export import ExportError, export_dataset
+    from core.lake import storage_options_from_env
+
+    try:
+        manifest = export_dataset(lake_root(), args.dataset, args.format, args.out, args.split, args.since,
+                                  storage_options_from_env())
+    except ExportError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        return 2
+    console.print(f"wrote {manifest['examples']} {args.dataset} examples {manifest['counts']} to {args.out}")
+    console.print(f"manifest: {args.out}.manifest.json (distill/datasets version {manifest['read']['delta_version']}, "
+                  f"{len(manifest['read']['partitions'])} partitions, scorer {manifest['scorer_versions']})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="evidence-lake", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -408,6 +424,14 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("--day", type=_parse_day)
     stats.add_argument("--limit", type=int, default=30)
     stats.set_defaults(func=cmd_stats)
+
+    export = sub.add_parser("export", help="write a dataset (sft, preference, rag) with a citable manifest")
+    export.add_argument("--dataset", choices=("sft", "preference", "rag"), required=True)
+    export.add_argument("--format", choices=("jsonl", "parquet"), default="jsonl")
+    export.add_argument("--out", type=Path, required=True)
+    export.add_argument("--split", choices=("train", "eval"))
+    export.add_argument("--since", type=_parse_day, help="only partitions from this UTC day on")
+    export.set_defaults(func=cmd_export)
 
     tables = sub.add_parser("tables", help="tables, Delta versions and row counts")
     tables.set_defaults(func=cmd_tables)

@@ -228,3 +228,21 @@ def test_search_json_and_stats(docs_lake):
     assert "q_evidence_by_kind" in stats and "section" in stats and "q_files_by_language" in stats
     none = run([str(BIN / "evidence-lake"), "search", "guide", "--day", "2001-01-01"], docs_lake, check=False)
     assert none.returncode == 2 and "no index for" in none.stderr
+
+
+def test_bundled_sources_give_all_three_datasets_and_export(tmp_path):
+    """make run's promise, on the repository's own sources.toml (kb + handbook; self is the repo)."""
+    env = {**os.environ, "DAGSTER_HOME": str(tmp_path / "home"), "EVIDENCE_LAKE_ROOT": str(tmp_path / "lake"),
+           "PYTHONPATH": str(ROOT), "COLUMNS": "160"}
+    env.pop("EVIDENCE_LAKE_SOURCES", None)
+    (tmp_path / "home").mkdir()
+    run([str(BIN / "evidence-lake"), "run", "--source", "kb", "--source", "handbook"], env)
+    from core.contracts import DISTILL_DATASETS
+
+    datasets = read_partitions(str(tmp_path / "lake"), DISTILL_DATASETS)
+    sizes = dict(datasets.group_by("dataset").len().iter_rows())
+    assert sizes.get("sft", 0) > 0 and sizes.get("preference", 0) > 0 and sizes.get("rag", 0) > 0, sizes
+    out = tmp_path / "rag.jsonl"
+    run([str(BIN / "evidence-lake"), "export", "--dataset", "rag", "--out", str(out)], env)
+    manifest = json.loads(out.with_name("rag.jsonl.manifest.json").read_text())
+    assert manifest["examples"] == len(out.read_text().splitlines()) == sizes["rag"]
