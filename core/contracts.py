@@ -338,12 +338,58 @@ DISTILL_DATASETS = TableContract(
     scope_columns=("scorer_version",),
 )
 
+REPLAY_TASKS = TableContract(
+    layer="replay", name="tasks", schema_name="evidence_lake.replay_task", schema_version=1,
+    description="Replay tasks with known answers: derived from the partition's index, or authored.",
+    columns=(
+        *_common("evidence_lake.replay_task"),
+        Col("task_id", pl.Utf8, checks=(pa.Check.str_matches(SHA256_RE),)),
+        Col("query", pl.Utf8, checks=(pa.Check.str_length(min_value=1),)),
+        Col("expected_ids", pl.List(pl.Utf8)),
+        Col("expected_terms", pl.List(pl.Utf8)),
+        Col("origin", pl.Utf8, checks=(pa.Check.isin(["derived_symbol_where", "derived_symbol_what",
+                                                      "derived_section", "authored"]),)),
+        Col("reference", pl.Utf8),
+    ),
+    key=("source", "day", "task_id"),
+    check_prefix="replay_tasks",
+)
+
+REPLAY_RUNS = TableContract(
+    layer="replay", name="runs", schema_name="replay_run.v1", schema_version=1,
+    description="Append-only ledger: one row per task per replay batch (batch = the Dagster run).",
+    columns=(
+        *_common("replay_run.v1"),
+        Col("replay_batch_id", pl.Utf8, checks=(pa.Check.str_length(min_value=1),)),
+        Col("task_id", pl.Utf8, checks=(pa.Check.str_matches(SHA256_RE),)),
+        Col("index_hash", pl.Utf8),
+        Col("retrieved_ids", pl.List(pl.Utf8)),
+        Col("bundle_sha256", pl.Utf8, nullable=True),
+        Col("bundle_bytes", pl.Int64, checks=(pa.Check.ge(0),)),
+        Col("responder", pl.Utf8),
+        Col("response_sha256", pl.Utf8, nullable=True),
+        Col("cited_ids", pl.List(pl.Utf8)),
+        Col("grounded", pl.Boolean),
+        Col("hit_at_k", pl.Boolean),
+        Col("reciprocal_rank", pl.Float64, checks=(pa.Check.in_range(0.0, 1.0),)),
+        Col("outcome", pl.Utf8, checks=(pa.Check.isin(["success", "miss", "ungrounded", "budget_exceeded",
+                                                       "infra_error"]),)),
+        Col("detail", pl.Utf8, nullable=True),
+        Col("latency_ms", pl.Float64),
+        Col("started_at", UTC_DATETIME),
+    ),
+    key=("source", "day", "replay_batch_id", "task_id"),
+    volatile=("latency_ms", "started_at"),
+    check_prefix="replay_runs",
+    scope_columns=("replay_batch_id",),
+)
+
 INDEX_TABLES = (INDEX_SECTIONS, INDEX_SYMBOLS, INDEX_DOCUMENTS, INDEX_TERMS, INDEX_TERM_STATS)
 
 CONTRACTS: dict[str, TableContract] = {
     c.table_id: c
     for c in (SNAPSHOTS, SNAPSHOT_FILES, EVIDENCE_RECORDS, EVIDENCE_REJECTS, *INDEX_TABLES, INDEX_MANIFEST,
-              DISTILL_SCORES, DISTILL_DATASETS)
+              DISTILL_SCORES, DISTILL_DATASETS, REPLAY_TASKS, REPLAY_RUNS)
 }
 
 

@@ -152,6 +152,9 @@ def write_partitions(
     predicate = partition_predicate(partitions)
     for column in contract.scope_columns:
         values = sorted(set(df[column].to_list())) or list((extra_scope or {}).get(column, []))
+        if not values and df.height == 0:  # nothing to add and no scope to clear: a ledger batch of no rows
+            table = open_table(root, contract, storage_options)
+            return WriteReceipt(table_uri(root, contract), table.version() if table else -1, 0, digest, partitions)
         if not values:
             raise LakeWriteError(f"{contract.table_id}: a write scoped by '{column}' needs its value; "
                                  "the frame is empty and no scope was given")

@@ -1,0 +1,233 @@
+"""Replay: retrieve → bundle → respond → validate → log, for tasks with known answers.
+
+Tasks are derived from the partition's own index (symbols: "where is X defined" and, when
+documented, "what does X do"; sections: their heading words) or authored in
+``data/replay_tasks/*.jsonl|yaml``. A task's id is the hash of its content. Bundles are
+bounded (sections, bytes, expansions); a request without bounds is refused.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+import yaml
+
+from core.canonical import canonical_json, content_id
+from core.contracts import REPLAY_RUNS, REPLAY_TASKS
+from core.responders import ResponderError
+from core.search import SearchError, SearchIndex
+
+MAX_DERIVED_SYMBOLS = 150
+MAX_DERIVED_SECTIONS = 50
+
+
+class BudgetError(ValueError):
+    """A bundle request without bounds, or with bounds that make no sense."""
+
+
+@dataclass(frozen=True)
+class Budgets:
+    max_sections: int = 5
+    max_bytes: int = 4096
+    max_expansions: int = 0
+    max_answer_bytes: int = 4096
+
+    def validate(self) -> None:
+        for name in ("max_sections", "max_bytes", "max_answer_bytes"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value <= 0:
+                raise BudgetError(f"{name} must be a positive integer: an unbounded bundle is refused")
+        if not isinstance(self.max_expansions, int) or self.max_expansions < 0:
+            raise BudgetError("max_expansions must be a non-negative integer")
+
+
+def _sample(df: pl.DataFrame, id_col: str, n: int) -> pl.DataFrame:
+    """A deterministic sample: the n rows whose id hashes lowest."""
+    keyed = df.with_columns(pl.col(id_col).map_elements(lambda v: hashlib.sha256(v.encode()).hexdigest(),
+                                                        return_dtype=pl.Utf8).alias("_k"))
+    return keyed.sort("_k").head(n).drop("_k")
+
+
+def derive_tasks(symbols: pl.DataFrame, sections: pl.DataFrame) -> list[dict]:
+    tasks = []
+    picked = _sample(symbols.filter(pl.col("kind") != "module"), "symbol_id", MAX_DERIVED_SYMBOLS)
+    for symbol_id, name, doc, eid in picked.select("symbol_id", "name", "doc", "evidence_id").iter_rows():
+        tasks.append({"query": f"where is {name} defined", "expected_ids": [eid], "expected_terms": [],
+                      "origin": "derived_symbol_where", "reference": symbol_id})
+        if doc:
+            tasks.append({"query": f"what does {name} do", "expected_ids": [eid], "expected_terms": [],
+                          "origin": "derived_symbol_what", "reference": symbol_id})
+    with_heading = sections.filter(pl.col("heading").str.strip_chars() != "")
+    for path, heading_path, line, eid in _sample(with_heading, "section_id", MAX_DERIVED_SECTIONS).select(
+            "path", "heading_path", "line_start", "evidence_id").iter_rows():
+        tasks.append({"query": " ".join(heading_path), "expected_ids": [eid], "expected_terms": [],
+                      "origin": "derived_section", "reference": f"{path}:{line + 1}"})
+    return tasks
+
+
+def load_authored(folder: Path, source: str) -> list[dict]:
+    """Authored tasks for ``source`` from *.jsonl / *.yaml / *.yml files (a task without 'source' applies to all)."""
+    if not folder.is_dir():
+        return []
+    raw: list[tuple[str, object]] = []
+    for path in sorted(folder.iterdir()):
+        if path.suffix == ".jsonl":
+            for n, line in enumerate(path.read_text(encoding="utf-8").splitlines()):
+                if line.strip():
+                    raw.append((f"{path.name}:{n + 1}", json.loads(line)))
+        elif path.suffix in (".yaml", ".yml"):
+            for n, item in enumerate(yaml.safe_load(path.read_text(encoding="utf-8")) or []):
+                raw.append((f"{path.name}#{n}", item))
+    out = []
+    for where, item in raw:
+        if not isinstance(item, dict) or not isinstance(item.get("query"), str) or not item["query"].strip():
+            raise ValueError(f"{where}: an authored task needs a non-empty 'query'")
+        if item.get("source", source) == source:
+            out.append({**item, "where": where})
+    return out
+
+
+def resolve_authored(tasks: list[dict], symbols: pl.DataFrame, sections: pl.DataFrame) -> tuple[list[dict], list[str]]:
+    """Map expected {symbol_id} / {path, line} to evidence ids; report the ones that do not resolve."""
+    resolved, unresolved = [], []
+    by_symbol = dict(symbols.select("symbol_id", "evidence_id").iter_rows())
+    spans = [*symbols.select("path", "line", "line_end", "evidence_id").iter_rows(),
+             *sections.select("path", "line_start", "line_end", "evidence_id").iter_rows()]
+    for task in tasks:
+        ids = []
+        for want in task.get("expected") or []:
+            if isinstance(want, dict) and "symbol_id" in want:
+                ids.append(by_symbol.get(want["symbol_id"]))
+            elif isinstance(want, dict) and "path" in want and "line" in want:
+                line = int(want["line"]) - 1  # authored lines are 1-based, as editors show them
+                hits = sorted((e - s, eid) for p, s, e, eid in spans if p == want["path"] and s <= line < e)
+                ids.append(hits[0][1] if hits else None)
+            else:
+                ids.append(None)
+        if not ids or None in ids:
+            unresolved.append(task["where"])
+            continue
+        resolved.append({"query": task["query"], "expected_ids": sorted(set(ids)),
+                         "expected_terms": list(task.get("expected_terms") or []), "origin": "authored",
+                         "reference": task["where"]})
+    return resolved, unresolved
+
+
+def tasks_frame(tasks: list[dict], source: str, day: dt.date) -> pl.DataFrame:
+    rows: dict[str, list] = {c: [] for c in ("task_id", "query", "expected_ids", "expected_terms", "origin",
+                                             "reference")}
+    seen = set()
+    for t in tasks:
+        task_id = content_id({"query": t["query"], "expected_ids": t["expected_ids"], "origin": t["origin"]})
+        if task_id in seen:
+            continue
+        seen.add(task_id)
+        rows["task_id"].append(task_id)
+        for col in ("query", "expected_ids", "expected_terms", "origin", "reference"):
+            rows[col].append(t[col])
+    schema = REPLAY_TASKS.polars_schema
+    df = pl.DataFrame(rows, schema={c: schema[c] for c in rows})
+    return df.with_columns(pl.lit(REPLAY_TASKS.schema_name).alias("schema_name"),
+                           pl.lit(1, pl.Int64).alias("schema_version"), pl.lit(source).alias("source"),
+                           pl.lit(day, pl.Date).alias("day")).select(list(schema)).sort("task_id")
+
+
+def build_bundle(hits, budgets: Budgets) -> tuple[list[dict], bytes]:
+    """The bounded bundle: at most max_sections items, cut to fit max_bytes of canonical JSON."""
+    budgets.validate()
+    items: list[dict] = []
+    for hit in hits[: budgets.max_sections]:
+        item = {"ref": f"E{len(items) + 1}", "evidence_id": hit.evidence_id, "path": hit.path, "line": hit.line,
+                "text": f"{hit.title}. {hit.snippet}"}
+        if len(canonical_json([*items, item])) > budgets.max_bytes:
+            break
+        items.append(item)
+    return items, canonical_json(items)
+
+
+def replay_task(task: dict, index: SearchIndex, responder, budgets: Budgets, k: int = 10) -> dict:
+    """Run one task; every failure mode becomes an outcome, never an exception."""
+    started = dt.datetime.now(dt.UTC)
+    clock = time.perf_counter()
+    row = {"task_id": task["task_id"], "retrieved_ids": [], "bundle_sha256": None, "bundle_bytes": 0,
+           "responder": responder.name, "response_sha256": None, "cited_ids": [], "grounded": False,
+           "hit_at_k": False, "reciprocal_rank": 0.0, "outcome": "miss", "detail": None, "started_at": started}
+    try:
+        hits = index.search(task["query"], k=k)
+    except SearchError as exc:
+        hits, row["detail"] = [], str(exc)
+    retrieved = [h.evidence_id for h in hits]
+    row["retrieved_ids"] = retrieved
+    expected = set(task["expected_ids"])
+    ranks = [i + 1 for i, eid in enumerate(retrieved) if eid in expected]
+    row["hit_at_k"] = bool(ranks)
+    row["reciprocal_rank"] = 1.0 / ranks[0] if ranks else 0.0
+    items, bundle = build_bundle(hits, budgets)
+    row["bundle_sha256"], row["bundle_bytes"] = hashlib.sha256(bundle).hexdigest(), len(bundle)
+    try:
+        response = responder.respond(task["query"], items)
+    except ResponderError as exc:
+        row.update(outcome="infra_error", detail=str(exc))
+        row["latency_ms"] = (time.perf_counter() - clock) * 1000
+        return row
+    refs = {item["ref"]: item["evidence_id"] for item in items}
+    cited = [refs.get(ref) for ref in response.cited_refs]
+    row["cited_ids"] = [c for c in cited if c]
+    row["response_sha256"] = hashlib.sha256(canonical_json(
+        {"answer": response.answer, "cited": response.cited_refs})).hexdigest()
+    row["grounded"] = bool(cited) and None not in cited and set(row["cited_ids"]) <= set(retrieved)
+    if len(response.answer.encode()) > budgets.max_answer_bytes or row["bundle_bytes"] > budgets.max_bytes:
+        row.update(outcome="budget_exceeded", detail="answer or bundle over budget")
+    elif not response.answer.strip() or not row["grounded"]:
+        row.update(outcome="ungrounded", detail=row["detail"] or "no citation of a retrieved item")
+    else:
+        row["outcome"] = "success" if row["hit_at_k"] else "miss"
+    row["latency_ms"] = (time.perf_counter() - clock) * 1000
+    return row
+
+
+def runs_frame(rows: list[dict], source: str, day: dt.date, batch_id: str, index_hash: str) -> pl.DataFrame:
+    schema = REPLAY_RUNS.polars_schema
+    names = [c for c in schema if c not in ("schema_name", "schema_version", "source", "day", "replay_batch_id",
+                                             "index_hash")]
+    df = pl.DataFrame({c: [r[c] for r in rows] for c in names}, schema={c: schema[c] for c in names})
+    return df.with_columns(pl.lit(REPLAY_RUNS.schema_name).alias("schema_name"),
+                           pl.lit(1, pl.Int64).alias("schema_version"), pl.lit(source).alias("source"),
+                           pl.lit(day, pl.Date).alias("day"), pl.lit(batch_id).alias("replay_batch_id"),
+                           pl.lit(index_hash).alias("index_hash")).select(list(schema))
+
+
+def scorecard(runs: pl.DataFrame) -> dict:
+    """tasks, hit@1, hit@k, MRR, grounded rate and outcomes of one batch."""
+    n = runs.height
+    if n == 0:
+        return {"tasks": 0}
+    return {
+        "tasks": n,
+        "hit_at_1": round(float((runs["reciprocal_rank"] == 1.0).mean()), 4),
+        "hit_at_k": round(float(runs["hit_at_k"].mean()), 4),
+        "mrr": round(float(runs["reciprocal_rank"].mean()), 4),
+        "grounded_rate": round(float(runs["grounded"].mean()), 4),
+        "outcomes": dict(sorted(runs.group_by("outcome").len().iter_rows())),
+    }
+
+
+def reproducibility(current: pl.DataFrame, previous: pl.DataFrame) -> float | None:
+    """Share of comparable tasks whose bundle and response hashes equal the previous batch's.
+
+    Comparable = in both batches and replayed against the same index_hash: a new task or a
+    rebuilt index has nothing to reproduce. None when nothing is comparable.
+    """
+    keys = ["task_id", "index_hash"]
+    common = current.join(previous.select(keys), on=keys, how="semi")
+    if common.height == 0:
+        return None
+    cols = [*keys, "bundle_sha256", "response_sha256"]
+    same = common.select(cols).join(previous.select(cols), on=cols, how="semi", nulls_equal=True).height
+    return round(same / common.height, 4)
