@@ -378,6 +378,59 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_replay(args: argparse.Namespace) -> int:
+    """Replay one partition as a new ledger batch and print its scorecard."""
+    _ensure_dagster_home()
+    import warnings
+
+    import dagster as dg
+    import polars as pl
+
+    from assets.partitions import SOURCES_PARTITIONS_NAME, partition_key
+    from core.contracts import REPLAY_RUNS, REPLAY_TASKS
+    from core.lake import read_partitions, storage_options_from_env
+    from core.replay import reproducibility, scorecard
+    from core.snapshot import utc_today
+
+    warnings.filterwarnings("ignore", category=dg.PreviewWarning)
+    from definitions import defs
+
+    sources = _load_sources()
+    if args.source not in sources:
+        err.print(f"[red]error:[/] unknown source {args.source!r}; declared: {sorted(sources)}")
+        return 2
+    day = args.day or utc_today()
+    instance = dg.DagsterInstance.get()
+    if args.source not in instance.get_dynamic_partitions(SOURCES_PARTITIONS_NAME):
+        instance.add_dynamic_partitions(SOURCES_PARTITIONS_NAME, [args.source])
+    result = defs.resolve_job_def("main_job").execute_in_process(
+        instance=instance, partition_key=partition_key(args.source, day), raise_on_error=False,
+        asset_selection=[dg.AssetKey(REPLAY_TASKS.asset_key), dg.AssetKey(REPLAY_RUNS.asset_key)],
+        run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}})
+    if not result.success:
+        err.print(f"[red]replay failed for {args.source} {day}:[/] materialise the partition first "
+                  f"(`evidence-lake run --source {args.source} --day {day}`); details in `dagster dev`")
+        return 1
+    runs = read_partitions(lake_root(), REPLAY_RUNS, [(args.source, day)], storage_options_from_env())
+    batch = runs.filter(pl.col("replay_batch_id") == result.run_id)
+    others = runs.filter(pl.col("replay_batch_id") != result.run_id)
+    previous = others.filter(pl.col("started_at") == others["started_at"].max()) if others.height else others
+    previous = others.filter(pl.col("replay_batch_id") == previous["replay_batch_id"][0]) if others.height else others
+    card = scorecard(batch)
+    repro = reproducibility(batch, previous)
+    table = Table(title=f"Replay scorecard: {args.source} {day} (batch {result.run_id[:8]})")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for name in ("tasks", "hit_at_1", "hit_at_k", "mrr", "grounded_rate"):
+        table.add_row(name, str(card.get(name, 0)))
+    table.add_row("reproducibility", "nothing comparable (first batch, new tasks or index)" if repro is None
+                  else f"{repro:.1%}")
+    for outcome, n in card.get("outcomes", {}).items():
+        table.add_row(f"outcome: {outcome}", str(n))
+    console.print(table)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="evidence-lake", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -432,6 +485,11 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--split", choices=("train", "eval"))
     export.add_argument("--since", type=_parse_day, help="only partitions from this UTC day on")
     export.set_defaults(func=cmd_export)
+
+    replay = sub.add_parser("replay", help="replay a partition's tasks as a new ledger batch; print the scorecard")
+    replay.add_argument("--source", required=True)
+    replay.add_argument("--day", type=_parse_day, help="UTC day (default: today)")
+    replay.set_defaults(func=cmd_replay)
 
     tables = sub.add_parser("tables", help="tables, Delta versions and row counts")
     tables.set_defaults(func=cmd_tables)

@@ -68,6 +68,7 @@ def write_sources(path: Path, sources: dict[str, dict[str, str]]) -> Path:
 def resources_for(lake_root: Path, sources_file: Path) -> dict:
     from io_managers.delta import DeltaPartitionIOManager
     from resources.lake import LakeResource
+    from resources.responder import ResponderResource
     from resources.sources import SourcesResource
 
     lake = LakeResource(root=str(lake_root))
@@ -75,6 +76,7 @@ def resources_for(lake_root: Path, sources_file: Path) -> dict:
         "lake": lake,
         "sources": SourcesResource(file=str(sources_file)),
         "io_manager": DeltaPartitionIOManager(lake=lake),
+        "responder": ResponderResource(),
     }
 
 
