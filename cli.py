@@ -431,6 +431,57 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_drift(args: argparse.Namespace) -> int:
+    """Evaluate drift of one partition now (as drift_sensor would), print the table, write the plot."""
+    _ensure_dagster_home()
+    import warnings
+
+    import dagster as dg
+
+    warnings.filterwarnings("ignore", category=dg.PreviewWarning)
+    from assets.partitions import SOURCES_PARTITIONS_NAME, partition_key
+    from core.contracts import DRIFT_REPORTS
+    from core.drift_report import evaluate_partition, plot_png
+    from core.lake import read_partitions, storage_options_from_env
+    from core.snapshot import utc_today
+    from definitions import defs
+
+    day = args.day or utc_today()
+    instance = dg.DagsterInstance.get()
+    if args.source not in instance.get_dynamic_partitions(SOURCES_PARTITIONS_NAME):
+        instance.add_dynamic_partitions(SOURCES_PARTITIONS_NAME, [args.source])
+    config = {"ops": {"drift__reports": {"config": {"baseline_day": args.baseline.isoformat() if args.baseline
+                                                    else None}}}}
+    result = defs.resolve_job_def("drift_job").execute_in_process(
+        instance=instance, partition_key=partition_key(args.source, day), raise_on_error=False,
+        run_config={**config, "loggers": {"console": {"config": {"log_level": "CRITICAL"}}}})
+    if not result.success:
+        err.print(f"[red]drift evaluation failed for {args.source} {day}[/]: materialise the partition and an "
+                  "earlier one first (`evidence-lake run` / `backfill`); details in `dagster dev`")
+        return 1
+    rows = read_partitions(lake_root(), DRIFT_REPORTS, [(args.source, day)], storage_options_from_env()).filter(
+        pl.col("evaluation_id") == result.run_id)
+    if rows.height == 0:
+        console.print(f"no drift evaluation for {args.source} {day}: no earlier day with scores to compare with "
+                      "(pin one with --baseline)")
+        return 0
+    table = Table(title=f"Drift: {args.source} {day} vs {rows['baseline_day'][0]}")
+    for col in ("metric", "statistic", "value", "p-value", "status", "n base → cur"):
+        table.add_column(col, justify="right" if col in ("value", "p-value") else "left")
+    for r in rows.sort("metric").iter_rows(named=True):
+        style = {"ok": "green", "warn": "yellow", "drift": "red"}[r["status"]]
+        table.add_row(r["metric"], r["statistic"], f"{r['value']:.4g}",
+                      "" if r["p_value"] is None else f"{r['p_value']:.3g}", f"[{style}]{r['status']}[/]",
+                      f"{r['n_baseline']} → {r['n_current']}")
+    console.print(table)
+    _, info = evaluate_partition(lake_root(), args.source, day, "plot", dt.datetime.now(dt.UTC), args.baseline,
+                                 storage_options_from_env())
+    out = args.plot or Path(f"drift-{args.source}-{day}.png")
+    out.write_bytes(plot_png(info["plot_data"], f"{args.source} {day} vs {info['baseline_day']}"))
+    console.print(f"plot: {out}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="evidence-lake", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -490,6 +541,13 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--source", required=True)
     replay.add_argument("--day", type=_parse_day, help="UTC day (default: today)")
     replay.set_defaults(func=cmd_replay)
+
+    drift = sub.add_parser("drift", help="evaluate drift of a partition against its baseline; table + PNG plot")
+    drift.add_argument("--source", required=True)
+    drift.add_argument("--day", type=_parse_day, help="UTC day (default: today)")
+    drift.add_argument("--baseline", type=_parse_day, help="pin the baseline day (default: previous day with data)")
+    drift.add_argument("--plot", type=Path, help="where to write the PNG (default: drift-<source>-<day>.png)")
+    drift.set_defaults(func=cmd_drift)
 
     tables = sub.add_parser("tables", help="tables, Delta versions and row counts")
     tables.set_defaults(func=cmd_tables)

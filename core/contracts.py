@@ -384,12 +384,40 @@ REPLAY_RUNS = TableContract(
     scope_columns=("replay_batch_id",),
 )
 
+DRIFT_REPORTS = TableContract(
+    layer="drift", name="reports", schema_name="evidence_lake.drift_report", schema_version=1,
+    description="Append-only ledger: one row per (partition, metric) per evaluation, with all it needs to recompute.",
+    columns=(
+        *_common("evidence_lake.drift_report"),
+        Col("evaluation_id", pl.Utf8, checks=(pa.Check.str_length(min_value=1),)),
+        Col("baseline_source", pl.Utf8),
+        Col("baseline_day", pl.Date),
+        Col("baseline_versions", pl.Utf8),
+        Col("metric", pl.Utf8),
+        Col("statistic", pl.Utf8),
+        Col("value", pl.Float64),
+        Col("p_value", pl.Float64, nullable=True, checks=(pa.Check.in_range(0.0, 1.0),)),
+        Col("threshold", pl.Utf8),
+        Col("status", pl.Utf8, checks=(pa.Check.isin(["ok", "warn", "drift"]),)),
+        Col("bins", pl.Utf8),
+        Col("n_baseline", pl.Int64, checks=(pa.Check.ge(0),)),
+        Col("n_current", pl.Int64, checks=(pa.Check.ge(0),)),
+        Col("seed", pl.Int64, nullable=True),
+        Col("details", pl.Utf8),
+        Col("evaluated_at", UTC_DATETIME),
+    ),
+    key=("source", "day", "evaluation_id", "metric"),
+    volatile=("evaluated_at",),
+    check_prefix="drift_reports",
+    scope_columns=("evaluation_id",),
+)
+
 INDEX_TABLES = (INDEX_SECTIONS, INDEX_SYMBOLS, INDEX_DOCUMENTS, INDEX_TERMS, INDEX_TERM_STATS)
 
 CONTRACTS: dict[str, TableContract] = {
     c.table_id: c
     for c in (SNAPSHOTS, SNAPSHOT_FILES, EVIDENCE_RECORDS, EVIDENCE_REJECTS, *INDEX_TABLES, INDEX_MANIFEST,
-              DISTILL_SCORES, DISTILL_DATASETS, REPLAY_TASKS, REPLAY_RUNS)
+              DISTILL_SCORES, DISTILL_DATASETS, REPLAY_TASKS, REPLAY_RUNS, DRIFT_REPORTS)
 }
 
 

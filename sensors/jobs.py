@@ -2,10 +2,18 @@
 
 import dagster as dg
 
+DRIFT = dg.AssetSelection.assets(dg.AssetKey(["drift", "reports"]))
+
 main_job = dg.define_asset_job(
     "main_job",
-    selection=dg.AssetSelection.all(),
-    description="Every lake asset (and its checks) for one (source, day) partition.",
+    selection=dg.AssetSelection.all() - DRIFT,
+    description="Every lake asset (and its checks) for one (source, day) partition; drift runs on its own.",
+)
+
+drift_job = dg.define_asset_job(
+    "drift_job",
+    selection=DRIFT,
+    description="Drift evaluation of one partition against its baseline (launched by drift_sensor).",
 )
 
 checks_job = dg.define_asset_job(

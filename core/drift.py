@@ -1,0 +1,317 @@
+"""Drift of one partition against its baseline: one report row per metric.
+
+Test selection follows sample size (reference/domain-notes §1.4): p-value tests (KS for
+scores, chi-square for categories) while both sides have at most SMALL_N rows, distances
+(normed Wasserstein and PSI, Jensen-Shannon) above. A p-value alone never raises "drift":
+the effect must also be material, so a large partition does not alarm on a trivial change.
+Each row records what it needs to be recomputed: statistic, thresholds, bins, seed, n.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from dataclasses import dataclass, field
+
+import orjson
+import polars as pl
+
+from core.canonical import canonical_text
+from core.drift_stats import chi_square, js_distance, ks_2samp, permutation_pvalue, psi, wasserstein_normed
+
+SMALL_N = 1000
+ALPHA = 0.001  # drift needs p below this (and a material effect)
+WARN_ALPHA = 0.01  # warn needs p below this (and an effect above the warn threshold)
+SEED = 20261124
+PERMUTATIONS = 999
+
+# metric -> (warn, drift) thresholds on the effect size. Calibrated on generated kb weeks (3 seeds x 10 days,
+# ~110 scored rows a day, pinned and previous-day baselines): without drift KS D <= 0.214, category JS <= 0.22,
+# recurring-vocabulary JS 0.23-0.28 (the noise floor at this size); with --drift-from, D >= 0.259, JS >= 0.241.
+EFFECT = {
+    "ks": (0.2, 0.24),
+    "wasserstein_normed": (0.1, 0.2),
+    "psi": (0.1, 0.25),
+    "js": (0.17, 0.2),
+    "js_vocabulary": (0.35, 0.5),
+    "delta": (0.05, 0.1),
+}
+
+
+@dataclass
+class PartitionData:
+    """What drift looks at for one partition (all optional: a missing family gives no row)."""
+
+    scores: list[float] = field(default_factory=list)
+    categories: dict[str, int] = field(default_factory=dict)
+    kinds: dict[str, int] = field(default_factory=dict)
+    vocabulary: dict[str, int] = field(default_factory=dict)
+    hits: list[float] = field(default_factory=list)
+    reciprocal_ranks: list[float] = field(default_factory=list)
+    payload_schema: set[tuple[str, str, str]] = field(default_factory=set)  # (kind, key, json type)
+
+
+def _json_type(value: object) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    return {str: "string", list: "array", dict: "object", type(None): "null"}.get(type(value), "unknown")
+
+
+def gather(
+    scores: pl.DataFrame, records: pl.DataFrame, terms: pl.DataFrame, runs: pl.DataFrame, scorer_version: str
+) -> PartitionData:
+    """PartitionData from the partition's tables (latest replay batch only)."""
+    current = scores.filter(pl.col("scorer_version") == scorer_version)
+    data = PartitionData(
+        scores=current["score"].to_list(),
+        categories=dict(Counter(current["category"].to_list())),
+        kinds=dict(Counter(records["kind"].to_list())),
+        # recurring vocabulary: terms in >= 2 documents (ids and hashes are one-offs and would swamp the metric)
+        vocabulary=dict(
+            terms.group_by("term")
+            .agg(pl.col("tf").sum(), pl.len().alias("df"))
+            .filter(pl.col("df") >= 2)
+            .select("term", "tf")
+            .iter_rows()
+        )
+        if terms.height
+        else {},
+    )
+    if runs.height:
+        last = runs.group_by("replay_batch_id").agg(pl.col("started_at").min()).sort("started_at")[-1, 0]
+        batch = runs.filter(pl.col("replay_batch_id") == last)
+        data.hits = [float(h) for h in batch["hit_at_k"].to_list()]
+        data.reciprocal_ranks = batch["reciprocal_rank"].to_list()
+    streams = records.filter(pl.col("extractor") == "jsonl_stream").select("kind", "payload")
+    for kind, payload in streams.iter_rows():
+        record = orjson.loads(payload)
+        data.payload_schema.update((kind, key, _json_type(value)) for key, value in record.items())
+    return data
+
+
+def _status(p_value: float | None, effect: float, thresholds: tuple[float, float]) -> str:
+    warn, drift = thresholds
+    if p_value is None:
+        return "drift" if effect >= drift else "warn" if effect >= warn else "ok"
+    if p_value < ALPHA and effect >= drift:
+        return "drift"
+    if p_value < WARN_ALPHA and effect >= warn:
+        return "warn"
+    return "ok"  # not significant, or significant but immaterial
+
+
+def _row(
+    metric: str,
+    statistic: str,
+    value: float,
+    p_value: float | None,
+    threshold: dict,
+    status: str,
+    bins: object,
+    n_baseline: int,
+    n_current: int,
+    seed: int | None = None,
+    details: dict | None = None,
+) -> dict:
+    return {
+        "metric": metric,
+        "statistic": statistic,
+        "value": float(value),
+        "p_value": p_value,
+        "threshold": canonical_text(threshold),
+        "status": status,
+        "bins": canonical_text(bins),
+        "n_baseline": n_baseline,
+        "n_current": n_current,
+        "seed": seed,
+        "details": canonical_text(details or {}),
+    }
+
+
+def _numeric(metric: str, base: list[float], cur: list[float]) -> list[dict]:
+    if not base or not cur:
+        return []
+    rows = []
+    if max(len(base), len(cur)) <= SMALL_N:
+        d, p, method = ks_2samp(base, cur)
+        rows.append(
+            _row(
+                metric,
+                f"ks_{method}",
+                d,
+                p,
+                {"alpha": ALPHA, "warn_alpha": WARN_ALPHA, "effect": EFFECT["ks"]},
+                _status(p, d, EFFECT["ks"]),
+                [],
+                len(base),
+                len(cur),
+            )
+        )
+    else:
+        w = wasserstein_normed(base, cur)
+        rows.append(
+            _row(
+                metric,
+                "wasserstein_normed",
+                w,
+                None,
+                {"effect": EFFECT["wasserstein_normed"]},
+                _status(None, w, EFFECT["wasserstein_normed"]),
+                [],
+                len(base),
+                len(cur),
+            )
+        )
+        value, edges = psi(base, cur)
+        finite = [e if abs(e) != float("inf") else ("-inf" if e < 0 else "inf") for e in edges]
+        rows.append(
+            _row(
+                f"{metric}_psi",
+                "psi",
+                value,
+                None,
+                {"effect": EFFECT["psi"]},
+                _status(None, value, EFFECT["psi"]),
+                finite,
+                len(base),
+                len(cur),
+            )
+        )
+    return rows
+
+
+def _categorical(metric: str, base: dict[str, int], cur: dict[str, int]) -> list[dict]:
+    n_b, n_c = sum(base.values()), sum(cur.values())
+    if not n_b or not n_c:
+        return []
+    js = js_distance(base, cur)
+    if max(n_b, n_c) <= SMALL_N:
+        stat, p, merged = chi_square(base, cur)
+        return [
+            _row(
+                metric,
+                "chi_square",
+                stat,
+                p,
+                {"alpha": ALPHA, "warn_alpha": WARN_ALPHA, "effect_js": EFFECT["js"]},
+                _status(p, js, EFFECT["js"]),
+                sorted(merged["expected"]),
+                n_b,
+                n_c,
+                details={"js_distance": js, "baseline": base, "current": cur},
+            )
+        ]
+    return [
+        _row(
+            metric,
+            "jensen_shannon",
+            js,
+            None,
+            {"effect": EFFECT["js"]},
+            _status(None, js, EFFECT["js"]),
+            sorted(set(base) | set(cur)),
+            n_b,
+            n_c,
+            details={"baseline": base, "current": cur},
+        )
+    ]
+
+
+def _vocabulary(base: dict[str, int], cur: dict[str, int]) -> list[dict]:
+    if not base or not cur:
+        return []
+    js = js_distance(base, cur)
+    return [
+        _row(
+            "vocabulary",
+            "jensen_shannon",
+            js,
+            None,
+            {"effect": EFFECT["js_vocabulary"]},
+            _status(None, js, EFFECT["js_vocabulary"]),
+            [],
+            sum(base.values()),
+            sum(cur.values()),
+        )
+    ]
+
+
+def _mean_diff(a: list, b: list) -> float:
+    return abs(sum(a) / len(a) - sum(b) / len(b))
+
+
+def _replay(metric: str, base: list[float], cur: list[float]) -> list[dict]:
+    if not base or not cur:
+        return []
+    delta = sum(cur) / len(cur) - sum(base) / len(base)
+    p = permutation_pvalue(base, cur, _mean_diff, PERMUTATIONS, SEED)
+    return [
+        _row(
+            metric,
+            "mean_delta",
+            delta,
+            p,
+            {"alpha": ALPHA, "warn_alpha": WARN_ALPHA, "effect": EFFECT["delta"]},
+            _status(p, abs(delta), EFFECT["delta"]),
+            [],
+            len(base),
+            len(cur),
+            seed=SEED,
+            details={"baseline_mean": sum(base) / len(base), "current_mean": sum(cur) / len(cur)},
+        )
+    ]
+
+
+def _schema(base: set, cur: set) -> list[dict]:
+    if not base or not cur:
+        return []
+    types_b: dict[tuple[str, str], set[str]] = {}
+    types_c: dict[tuple[str, str], set[str]] = {}
+    for kind, key, t in base:
+        types_b.setdefault((kind, key), set()).add(t)
+    for kind, key, t in cur:
+        types_c.setdefault((kind, key), set()).add(t)
+    shared_kinds = {k for k, _ in types_b} & {k for k, _ in types_c}
+    added = sorted(f"{k}.{f}" for k, f in set(types_c) - set(types_b) if k in shared_kinds)
+    removed = sorted(f"{k}.{f}" for k, f in set(types_b) - set(types_c) if k in shared_kinds)
+    retyped = sorted(
+        f"{k}.{f}" for k, f in set(types_b) & set(types_c) if types_b[(k, f)] - {"null"} != types_c[(k, f)] - {"null"}
+    )
+    status = "drift" if removed or retyped else "warn" if added else "ok"
+    return [
+        _row(
+            "payload_schema",
+            "changed_fields",
+            len(added) + len(removed) + len(retyped),
+            None,
+            {"drift": "any removed or retyped field", "warn": "any added field"},
+            status,
+            [],
+            len(base),
+            len(cur),
+            details={"added": added, "removed": removed, "retyped": retyped},
+        )
+    ]
+
+
+def evaluate(baseline: PartitionData, current: PartitionData) -> list[dict]:
+    """Every metric that both sides have data for."""
+    return [
+        *_numeric("score_distribution", baseline.scores, current.scores),
+        *_categorical("category_mix", baseline.categories, current.categories),
+        *_categorical("evidence_kind_mix", baseline.kinds, current.kinds),
+        *_vocabulary(baseline.vocabulary, current.vocabulary),
+        *_replay("replay_hit_at_k", baseline.hits, current.hits),
+        *_replay("replay_mrr", baseline.reciprocal_ranks, current.reciprocal_ranks),
+        *_schema(baseline.payload_schema, current.payload_schema),
+    ]
+
+
+def baseline_day(days_with_data: list[dt.date], day: dt.date, pinned: dt.date | None = None) -> dt.date | None:
+    """The pinned day, or the latest day with data before ``day``."""
+    if pinned is not None:
+        return pinned
+    earlier = [d for d in days_with_data if d < day]
+    return max(earlier) if earlier else None
