@@ -9,6 +9,7 @@ from checks.factories import schema_check
 from core.contracts import EVIDENCE_RECORDS, INDEX_DOCUMENTS, INDEX_MANIFEST, INDEX_TABLES, INDEX_TERMS
 from core.indexing import build_indexes
 from core.search import SearchIndex, rank_signature
+from core.tokenize import query_terms
 from resources.lake import LakeResource
 
 MANIFEST_KEY = dg.AssetKey(INDEX_MANIFEST.asset_key)
@@ -22,8 +23,9 @@ def fixed_queries(documents: pl.DataFrame) -> list[str]:
     if documents.height == 0:
         return []
     ordered = documents.sort("evidence_id")
-    step = max(ordered.height // QUERY_COUNT, 1)
-    return [title for title in ordered["title"].to_list()[::step][:QUERY_COUNT] if title.strip()]
+    step = max(ordered.height // QUERY_COUNT, 1)  # evenly spaced over the partition
+    titles = [t for t in ordered["title"].to_list() if query_terms(t)]  # a title of stop words is no query
+    return titles[::step][:QUERY_COUNT]
 
 
 def _others(key: dg.AssetKey) -> list[dg.AssetKey]:
