@@ -50,6 +50,13 @@ def snapshot_files_crc(context: dg.AssetCheckExecutionContext, lake: LakeResourc
                     "problem": f"size/crc32 {len(data)}/{crc32(data)} != recorded {size}/{crc}",
                 }
             )
+    if bad:  # name every partition that references a bad object, so the blast radius is visible
+        everywhere = lake.read(SNAPSHOT_FILES).filter(pl.col("object").is_in([b["object"] for b in bad]))
+        refs: dict[str, list[str]] = {}
+        for obj, source, day in everywhere.select("object", "source", "day").unique().sort("source", "day").iter_rows():
+            refs.setdefault(obj, []).append(f"{source}/{day}")
+        for b in bad:
+            b["referenced_by"] = ", ".join(refs.get(b["object"], []))
     return dg.AssetCheckResult(
         passed=not bad,
         description=None if not bad else f"{len(bad)} of {files.height} stored objects fail verification",

@@ -188,6 +188,23 @@ def write_partitions(
     return WriteReceipt(uri, _find_version(table, token), df.height, digest, partitions)
 
 
+def _broken_data_file(table: DeltaTable) -> str | None:
+    """The first data file the log lists that is missing or not a readable Parquet file (local tables)."""
+    import pyarrow.parquet as pq
+
+    for uri in table.file_uris():
+        path = uri.removeprefix("file://")
+        if "://" in path:
+            return None  # object stores: delta-rs's own message has to do
+        if not os.path.exists(path):
+            return f"{path} (missing)"
+        try:
+            pq.ParquetFile(path).metadata  # noqa: B018 (reading the footer is the test)
+        except Exception as exc:
+            return f"{path} ({type(exc).__name__}: {exc})"
+    return None
+
+
 def open_table(
     root: str, contract: TableContract, storage_options: dict[str, str] | None = None, version: int | None = None
 ) -> DeltaTable | None:
@@ -224,9 +241,15 @@ def read_partitions(
             ).lazy()
             lf = lf.join(wanted, on=["source", "day"], how="semi")
         df = lf.collect()
-    except Exception as exc:  # polars/delta-rs raise several types; all mean "cannot read"
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # polars/delta-rs raise several types, a Rust panic included (BaseException)
+        culprit = _broken_data_file(table)
+        where = f"; broken data file: {culprit}" if culprit else ""
         raise LakeReadError(
-            f"cannot read {contract.table_id} at {table_uri(root, contract)} (version {table.version()}): {exc}"
+            f"cannot read {contract.table_id} at {table_uri(root, contract)} (version {table.version()}){where}: "
+            f"{type(exc).__name__}: {str(exc)[:300]}. Re-materialise the affected partitions, or restore the "
+            "file from a backup; `DeltaTable(...).history()` shows which commit added it."
         ) from exc
     present = [c for c in contract.polars_schema if c in df.columns]
     return df.select(present)
