@@ -36,6 +36,7 @@ class PartitionOutcome:
     checks_passed: int = 0
     checks_failed: list[str] = field(default_factory=list)
     message: str = ""
+    replay: dict = field(default_factory=dict)  # the replay scorecard of this run's batch
 
 
 def _ensure_dagster_home() -> str:
@@ -83,6 +84,9 @@ def _execute(instance, source: str, day: dt.date) -> PartitionOutcome:
         count = mat.metadata.get("dagster/row_count")
         if count is not None:
             out.rows["/".join(mat.asset_key.path)] = int(count.value)
+        card = mat.metadata.get("scorecard")
+        if mat.asset_key.path == ["replay", "runs"] and card is not None:
+            out.replay = dict(card.value)
     for evaluation in result.get_asset_check_evaluations():
         if evaluation.passed:
             out.checks_passed += 1
@@ -171,6 +175,16 @@ def _print_summary(outcomes: list[PartitionOutcome]) -> None:
         rows.add_row(table_name, source, str(parts_n), str(n))
     if rows.row_count:
         console.print(rows)
+    replays = [o for o in outcomes if o.replay.get("tasks")]
+    if replays:
+        card = Table(title="Replay (this run's batch)")
+        for col in ("source", "day", "tasks", "hit@1", "hit@k", "MRR", "grounded"):
+            card.add_column(col, justify="left" if col in ("source", "day") else "right")
+        for o in replays:
+            r = o.replay
+            card.add_row(o.source, o.day.isoformat(), str(r["tasks"]), f"{r['hit_at_1']:.3f}", f"{r['hit_at_k']:.3f}",
+                         f"{r['mrr']:.3f}", f"{r['grounded_rate']:.3f}")
+        console.print(card)
     for o in outcomes:
         if o.message:
             console.print(f"[{'red' if o.status == 'failed' else 'yellow'}]{o.source} {o.day}: {o.message}[/]")

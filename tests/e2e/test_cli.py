@@ -236,7 +236,8 @@ def test_bundled_sources_give_all_three_datasets_and_export(tmp_path):
            "PYTHONPATH": str(ROOT), "COLUMNS": "160"}
     env.pop("EVIDENCE_LAKE_SOURCES", None)
     (tmp_path / "home").mkdir()
-    run([str(BIN / "evidence-lake"), "run", "--source", "kb", "--source", "handbook"], env)
+    out = run([str(BIN / "evidence-lake"), "run", "--source", "kb", "--source", "handbook"], env).stdout
+    assert "Replay (this run's batch)" in out and "hit@k" in out  # make run reports replay quality
     from core.contracts import DISTILL_DATASETS
 
     datasets = read_partitions(str(tmp_path / "lake"), DISTILL_DATASETS)
