@@ -39,14 +39,31 @@ class PartitionOutcome:
     replay: dict = field(default_factory=dict)  # the replay scorecard of this run's batch
 
 
-def _ensure_dagster_home() -> str:
+def _instance(sources: list[str]):
+    """The persistent instance (DAGSTER_HOME, default .dagster_home) with partitions for ``sources``.
+
+    Runs made here therefore show up in `dagster dev`. Dagster is imported lazily so that
+    `--help` and the non-Dagster commands stay fast.
+    """
     home = os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / ".dagster_home"))
     os.makedirs(home, exist_ok=True)
     config = os.path.join(home, "dagster.yaml")
     if not os.path.exists(config):
         with open(config, "w", encoding="utf-8") as handle:
             handle.write("telemetry:\n  enabled: false\n")
-    return home
+    import warnings
+
+    import dagster as dg
+
+    warnings.filterwarnings("ignore", category=dg.PreviewWarning)
+    warnings.filterwarnings("ignore", category=dg.BetaWarning)
+    from assets.partitions import SOURCES_PARTITIONS_NAME
+
+    instance = dg.DagsterInstance.get()
+    new = sorted(set(sources) - set(instance.get_dynamic_partitions(SOURCES_PARTITIONS_NAME)))
+    if new:
+        instance.add_dynamic_partitions(SOURCES_PARTITIONS_NAME, new)
+    return instance
 
 
 def _parse_day(text: str) -> dt.date:
@@ -114,22 +131,9 @@ def _root_cause(error) -> str:
 
 def _run_partitions(plan: list[tuple[str, dt.date]], kinds: dict[str, str], label: str) -> list[PartitionOutcome]:
     """Execute each partition with a progress display; refused ones are reported and skipped."""
-    _ensure_dagster_home()
-    import warnings
-
-    import dagster as dg
-
-    warnings.filterwarnings("ignore", category=dg.PreviewWarning)
-    warnings.filterwarnings("ignore", category=dg.BetaWarning)
-
-    from assets.partitions import SOURCES_PARTITIONS_NAME
+    instance = _instance(sorted({s for s, _ in plan}))
     from core.snapshot import utc_today
 
-    instance = dg.DagsterInstance.get()
-    known = set(instance.get_dynamic_partitions(SOURCES_PARTITIONS_NAME))
-    new = sorted({s for s, _ in plan} - known)
-    if new:
-        instance.add_dynamic_partitions(SOURCES_PARTITIONS_NAME, new)
     today = utc_today()
     outcomes: list[PartitionOutcome] = []
     columns = (
@@ -394,29 +398,21 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     """Replay one partition as a new ledger batch and print its scorecard."""
-    _ensure_dagster_home()
-    import warnings
-
-    import dagster as dg
-    import polars as pl
-
-    from assets.partitions import SOURCES_PARTITIONS_NAME, partition_key
-    from core.contracts import REPLAY_RUNS, REPLAY_TASKS
-    from core.lake import read_partitions, storage_options_from_env
-    from core.replay import reproducibility, scorecard
-    from core.snapshot import utc_today
-
-    warnings.filterwarnings("ignore", category=dg.PreviewWarning)
-    from definitions import defs
-
     sources = _load_sources()
     if args.source not in sources:
         err.print(f"[red]error:[/] unknown source {args.source!r}; declared: {sorted(sources)}")
         return 2
+    instance = _instance([args.source])
+    import dagster as dg
+
+    from assets.partitions import partition_key
+    from core.contracts import REPLAY_RUNS, REPLAY_TASKS
+    from core.lake import read_partitions, storage_options_from_env
+    from core.replay import latest_batch, reproducibility, scorecard
+    from core.snapshot import utc_today
+    from definitions import defs
+
     day = args.day or utc_today()
-    instance = dg.DagsterInstance.get()
-    if args.source not in instance.get_dynamic_partitions(SOURCES_PARTITIONS_NAME):
-        instance.add_dynamic_partitions(SOURCES_PARTITIONS_NAME, [args.source])
     result = defs.resolve_job_def("main_job").execute_in_process(
         instance=instance, partition_key=partition_key(args.source, day), raise_on_error=False,
         asset_selection=[dg.AssetKey(REPLAY_TASKS.asset_key), dg.AssetKey(REPLAY_RUNS.asset_key)],
@@ -427,9 +423,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         return 1
     runs = read_partitions(lake_root(), REPLAY_RUNS, [(args.source, day)], storage_options_from_env())
     batch = runs.filter(pl.col("replay_batch_id") == result.run_id)
-    others = runs.filter(pl.col("replay_batch_id") != result.run_id)
-    previous = others.filter(pl.col("started_at") == others["started_at"].max()) if others.height else others
-    previous = others.filter(pl.col("replay_batch_id") == previous["replay_batch_id"][0]) if others.height else others
+    previous = latest_batch(runs.filter(pl.col("replay_batch_id") != result.run_id))
     card = scorecard(batch)
     repro = reproducibility(batch, previous)
     table = Table(title=f"Replay scorecard: {args.source} {day} (batch {result.run_id[:8]})")
@@ -447,13 +441,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 def cmd_drift(args: argparse.Namespace) -> int:
     """Evaluate drift of one partition now (as drift_sensor would), print the table, write the plot."""
-    _ensure_dagster_home()
-    import warnings
-
-    import dagster as dg
-
-    warnings.filterwarnings("ignore", category=dg.PreviewWarning)
-    from assets.partitions import SOURCES_PARTITIONS_NAME, partition_key
+    instance = _instance([args.source])
+    from assets.partitions import partition_key
     from core.contracts import DRIFT_REPORTS
     from core.drift_report import evaluate_partition, plot_png
     from core.lake import read_partitions, storage_options_from_env
@@ -461,9 +450,6 @@ def cmd_drift(args: argparse.Namespace) -> int:
     from definitions import defs
 
     day = args.day or utc_today()
-    instance = dg.DagsterInstance.get()
-    if args.source not in instance.get_dynamic_partitions(SOURCES_PARTITIONS_NAME):
-        instance.add_dynamic_partitions(SOURCES_PARTITIONS_NAME, [args.source])
     config = {"ops": {"drift__reports": {"config": {"baseline_day": args.baseline.isoformat() if args.baseline
                                                     else None}}}}
     result = defs.resolve_job_def("drift_job").execute_in_process(

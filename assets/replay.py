@@ -13,6 +13,7 @@ from core.project import PROJECT_ROOT
 from core.replay import (
     Budgets,
     derive_tasks,
+    latest_batch,
     load_authored,
     replay_task,
     reproducibility,
@@ -63,11 +64,8 @@ def replay_runs(context: dg.AssetExecutionContext, tasks: pl.DataFrame, lake: La
     answerer, budgets = responder.build(), Budgets()
     rows = [replay_task(task, index, answerer, budgets) for task in tasks.iter_rows(named=True)]
     runs = runs_frame(rows, source, day, context.run.run_id, index_hash)
-    earlier = lake.read(REPLAY_RUNS, [(source, day)]).filter(pl.col("replay_batch_id") != context.run.run_id)
-    previous = pl.DataFrame(schema=REPLAY_RUNS.polars_schema)
-    if earlier.height:
-        last = earlier.group_by("replay_batch_id").agg(pl.col("started_at").max()).sort("started_at")[-1, 0]
-        previous = earlier.filter(pl.col("replay_batch_id") == last)
+    previous = latest_batch(
+        lake.read(REPLAY_RUNS, [(source, day)]).filter(pl.col("replay_batch_id") != context.run.run_id))
     card = scorecard(runs)
     repro = reproducibility(runs, previous)
     context.log.info(f"replayed {runs.height} tasks with {answerer.name}: {card}; reproducibility {repro}")

@@ -9,16 +9,10 @@ from checks.factories import schema_check
 from core.content_hash import content_hash
 from core.contracts import REPLAY_RUNS, REPLAY_TASKS
 from core.lake import META_PREFIX
-from core.replay import reproducibility, scorecard
+from core.replay import batch_order, reproducibility, scorecard
 from resources.lake import LakeResource
 
 RUNS_KEY = dg.AssetKey(REPLAY_RUNS.asset_key)
-
-
-def _batches(runs: pl.DataFrame) -> list[str]:
-    """Batch ids in the order they were written (by first start time)."""
-    order = runs.group_by("replay_batch_id").agg(pl.col("started_at").min()).sort("started_at", "replay_batch_id")
-    return order["replay_batch_id"].to_list()
 
 
 @dg.asset_check(asset=RUNS_KEY, name="replay_runs_append_only", blocking=True, partitions_def=lake_partitions,
@@ -33,7 +27,7 @@ def replay_runs_append_only(context: dg.AssetCheckExecutionContext, lake: LakeRe
         if batch and batch not in written_at:
             written_at[batch] = int(entry["version"])  # history is newest first: keep the latest write
     changed, missing = [], []
-    for batch in _batches(runs):
+    for batch in batch_order(runs):
         version = written_at.get(batch)
         if version is None:
             missing.append(batch)
@@ -54,7 +48,7 @@ def replay_runs_append_only(context: dg.AssetCheckExecutionContext, lake: LakeRe
 def replay_runs_reproducible(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> dg.AssetCheckResult:
     partition = current_partition(context)
     runs = lake.read(REPLAY_RUNS, [partition])
-    batches = _batches(runs)
+    batches = batch_order(runs)
     latest = runs.filter(pl.col("replay_batch_id") == batches[-1]) if batches else runs
     card = scorecard(latest)
     meta = {"hit_at_k": card.get("hit_at_k", 0.0), "grounded_rate": card.get("grounded_rate", 0.0),

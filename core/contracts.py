@@ -12,6 +12,7 @@ Invariants (tested in tests/unit/test_contracts.py):
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 import pandera.polars as pa
@@ -75,6 +76,30 @@ class TableContract:
             name=self.table_id,
             checks=[],
         )
+
+    def stamp(self, df: pl.DataFrame, source: str, day: dt.date, **constants: object) -> pl.DataFrame:
+        """Add schema_name, schema_version, source, day and any other constant columns; contract order."""
+        schema = self.polars_schema
+        literals = [
+            pl.lit(self.schema_name, pl.Utf8).alias("schema_name"),
+            pl.lit(self.schema_version, pl.Int64).alias("schema_version"),
+            pl.lit(source, pl.Utf8).alias("source"),
+            pl.lit(day, pl.Date).alias("day"),
+            *(pl.lit(value, schema[name]).alias(name) for name, value in constants.items()),
+        ]
+        return df.with_columns(literals).select(list(schema))
+
+    def frame(self, cols: dict[str, list] | pl.DataFrame, source: str, day: dt.date,
+              **constants: object) -> pl.DataFrame:
+        """A partition frame from column lists (or a frame) typed by the contract, then stamped."""
+        schema = self.polars_schema
+        fixed = {"schema_name", "schema_version", "source", "day", *constants}
+        names = [n for n in schema if n not in fixed]
+        if isinstance(cols, pl.DataFrame):
+            df = cols.select([pl.col(n).cast(schema[n]) for n in names])
+        else:
+            df = pl.DataFrame({n: cols[n] for n in names}, schema={n: schema[n] for n in names})
+        return self.stamp(df, source, day, **constants)
 
     def conform(self, df: pl.DataFrame) -> pl.DataFrame:
         """Order ``df``'s columns as the contract says; raise naming any missing or extra column."""

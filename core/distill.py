@@ -86,13 +86,7 @@ def build_scores(records: pl.DataFrame, source: str, day: dt.date) -> pl.DataFra
             cols["category"].append(result.category)
             cols["reasons"].append(result.reasons)
             cols["features"].append(canonical_text(result.features))
-    schema = DISTILL_SCORES.polars_schema
-    df = pl.DataFrame(cols, schema={c: schema[c] for c in cols})
-    return df.with_columns(
-        pl.lit(DISTILL_SCORES.schema_name).alias("schema_name"), pl.lit(1, pl.Int64).alias("schema_version"),
-        pl.lit(source).alias("source"), pl.lit(day, pl.Date).alias("day"), pl.lit(SCORER).alias("scorer"),
-        pl.lit(SCORER_VERSION).alias("scorer_version"),
-    ).select(list(schema))
+    return DISTILL_SCORES.frame(cols, source, day, scorer=SCORER, scorer_version=SCORER_VERSION)
 
 
 def build_datasets(records: pl.DataFrame, scores: pl.DataFrame, source: str, day: dt.date,
@@ -142,10 +136,4 @@ def build_datasets(records: pl.DataFrame, scores: pl.DataFrame, source: str, day
         cols["split"].append(split_for(example_id, eval_ratio))
         cols["evidence_ids"].append(evidence_ids)
         cols["example"].append(example)
-    schema = DISTILL_DATASETS.polars_schema
-    df = pl.DataFrame(cols, schema={c: schema[c] for c in cols})
-    return df.with_columns(
-        pl.lit(DISTILL_DATASETS.schema_name).alias("schema_name"), pl.lit(1, pl.Int64).alias("schema_version"),
-        pl.lit(source).alias("source"), pl.lit(day, pl.Date).alias("day"),
-        pl.lit(SCORER_VERSION).alias("scorer_version"),
-    ).select(list(schema))
+    return DISTILL_DATASETS.frame(cols, source, day, scorer_version=SCORER_VERSION)

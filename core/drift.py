@@ -18,6 +18,7 @@ import polars as pl
 
 from core.canonical import canonical_text
 from core.drift_stats import chi_square, js_distance, ks_2samp, permutation_pvalue, psi, wasserstein_normed
+from core.replay import latest_batch
 
 SMALL_N = 1000
 ALPHA = 0.001  # drift needs p below this (and a material effect)
@@ -80,8 +81,7 @@ def gather(
         else {},
     )
     if runs.height:
-        last = runs.group_by("replay_batch_id").agg(pl.col("started_at").min()).sort("started_at")[-1, 0]
-        batch = runs.filter(pl.col("replay_batch_id") == last)
+        batch = latest_batch(runs)
         data.hits = [float(h) for h in batch["hit_at_k"].to_list()]
         data.reciprocal_ranks = batch["reciprocal_rank"].to_list()
     streams = records.filter(pl.col("extractor") == "jsonl_stream").select("kind", "payload")

@@ -47,15 +47,9 @@ def evaluate_partition(root: str, source: str, day: dt.date, evaluation_id: str,
         return DRIFT_REPORTS.empty(), info
     schema = DRIFT_REPORTS.polars_schema
     df = pl.DataFrame(rows, schema={k: schema[k] for k in rows[0]})
-    df = df.with_columns(
-        pl.lit(DRIFT_REPORTS.schema_name).alias("schema_name"), pl.lit(1, pl.Int64).alias("schema_version"),
-        pl.lit(source).alias("source"), pl.lit(day, pl.Date).alias("day"),
-        pl.lit(evaluation_id).alias("evaluation_id"), pl.lit(source).alias("baseline_source"),
-        pl.lit(base, pl.Date).alias("baseline_day"),
-        pl.lit(json.dumps(versions, sort_keys=True)).alias("baseline_versions"),
-        pl.lit(evaluated_at, schema["evaluated_at"]).alias("evaluated_at"),
-    ).select(list(schema))
-    return df, info
+    return DRIFT_REPORTS.stamp(df, source, day, evaluation_id=evaluation_id, baseline_source=source,
+                               baseline_day=base, baseline_versions=json.dumps(versions, sort_keys=True),
+                               evaluated_at=evaluated_at), info
 
 
 def markdown_table(report: pl.DataFrame) -> str:

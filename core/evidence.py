@@ -169,14 +169,7 @@ class _Builder:
             df = pl.DataFrame(varying, schema=types)
             if "event_time" in df.columns:
                 df = df.with_columns(pl.col("event_time").cast(schema["event_time"]))
-            df = df.with_columns(
-                pl.lit(contract.schema_name, pl.Utf8).alias("schema_name"),
-                pl.lit(contract.schema_version, pl.Int64).alias("schema_version"),
-                pl.lit(self.source, pl.Utf8).alias("source"),
-                pl.lit(self.day, pl.Date).alias("day"),
-                pl.lit(self.recorded_at, schema["recorded_at"]).alias("recorded_at"),
-            )
-            out.append(df.select(list(schema)))
+            out.append(contract.stamp(df, self.source, self.day, recorded_at=self.recorded_at))
         return out[0], out[1]
 
 

@@ -25,7 +25,6 @@ from core.contracts import (
     INDEX_TABLES,
     INDEX_TERM_STATS,
     INDEX_TERMS,
-    TableContract,
 )
 from core.perf import paused_gc
 from core.tokenize import tokenize
@@ -144,14 +143,14 @@ def _build(records: pl.DataFrame, source: str, day: dt.date) -> IndexBuild:
         .sort("term", "evidence_id")
     )
     tables = {
-        INDEX_DOCUMENTS.table_id: _frame(INDEX_DOCUMENTS, docs, source, day),
-        INDEX_TERMS.table_id: _frame(INDEX_TERMS, postings, source, day),
-        INDEX_SECTIONS.table_id: _frame(INDEX_SECTIONS, sections, source, day),
-        INDEX_SYMBOLS.table_id: _frame(INDEX_SYMBOLS, _symbol_columns(symbols, source), source, day),
+        INDEX_DOCUMENTS.table_id: INDEX_DOCUMENTS.frame(docs, source, day),
+        INDEX_TERMS.table_id: INDEX_TERMS.frame(postings, source, day),
+        INDEX_SECTIONS.table_id: INDEX_SECTIONS.frame(sections, source, day),
+        INDEX_SYMBOLS.table_id: INDEX_SYMBOLS.frame(_symbol_columns(symbols, source), source, day),
     }
     terms_df = tables[INDEX_TERMS.table_id]
     stats = terms_df.group_by("term").agg(pl.len().cast(pl.Int64).alias("df")).sort("term")
-    tables[INDEX_TERM_STATS.table_id] = _frame(INDEX_TERM_STATS, stats, source, day)
+    tables[INDEX_TERM_STATS.table_id] = INDEX_TERM_STATS.frame(stats, source, day)
     return IndexBuild(tables, manifest(tables, records, source, day))
 
 
@@ -175,22 +174,6 @@ def _symbol_columns(symbols: list[tuple], source: str) -> dict[str, list]:
     return cols
 
 
-def _frame(contract: TableContract, cols, source: str, day: dt.date) -> pl.DataFrame:
-    """Contract-shaped frame from column lists (or a frame) plus the constant columns."""
-    schema = contract.polars_schema
-    names = [n for n in schema if n not in ("schema_name", "schema_version", "source", "day")]
-    if isinstance(cols, pl.DataFrame):
-        df = cols.select([pl.col(n).cast(schema[n]) for n in names])
-    else:
-        df = pl.DataFrame({n: cols[n] for n in names}, schema={n: schema[n] for n in names})
-    return df.with_columns(
-        pl.lit(contract.schema_name, pl.Utf8).alias("schema_name"),
-        pl.lit(contract.schema_version, pl.Int64).alias("schema_version"),
-        pl.lit(source, pl.Utf8).alias("source"),
-        pl.lit(day, pl.Date).alias("day"),
-    ).select(list(schema))
-
-
 def manifest(tables: dict[str, pl.DataFrame], records: pl.DataFrame, source: str, day: dt.date) -> pl.DataFrame:
     """Rows and index_hash of each index, and the evidence content hash they were built from."""
     evidence_hash = content_hash(records, EVIDENCE_RECORDS.key, EVIDENCE_RECORDS.volatile)
@@ -201,4 +184,4 @@ def manifest(tables: dict[str, pl.DataFrame], records: pl.DataFrame, source: str
         cols["rows"].append(df.height)
         cols["index_hash"].append(content_hash(df, contract.key, contract.volatile))
         cols["evidence_hash"].append(evidence_hash)
-    return _frame(INDEX_MANIFEST, cols, source, day)
+    return INDEX_MANIFEST.frame(cols, source, day)

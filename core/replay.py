@@ -131,11 +131,7 @@ def tasks_frame(tasks: list[dict], source: str, day: dt.date) -> pl.DataFrame:
         rows["task_id"].append(task_id)
         for col in ("query", "expected_ids", "expected_terms", "origin", "reference"):
             rows[col].append(t[col])
-    schema = REPLAY_TASKS.polars_schema
-    df = pl.DataFrame(rows, schema={c: schema[c] for c in rows})
-    return df.with_columns(pl.lit(REPLAY_TASKS.schema_name).alias("schema_name"),
-                           pl.lit(1, pl.Int64).alias("schema_version"), pl.lit(source).alias("source"),
-                           pl.lit(day, pl.Date).alias("day")).select(list(schema)).sort("task_id")
+    return REPLAY_TASKS.frame(rows, source, day).sort("task_id")
 
 
 def build_bundle(hits, budgets: Budgets) -> tuple[list[dict], bytes]:
@@ -193,14 +189,23 @@ def replay_task(task: dict, index: SearchIndex, responder, budgets: Budgets, k: 
 
 
 def runs_frame(rows: list[dict], source: str, day: dt.date, batch_id: str, index_hash: str) -> pl.DataFrame:
-    schema = REPLAY_RUNS.polars_schema
-    names = [c for c in schema if c not in ("schema_name", "schema_version", "source", "day", "replay_batch_id",
-                                             "index_hash")]
-    df = pl.DataFrame({c: [r[c] for r in rows] for c in names}, schema={c: schema[c] for c in names})
-    return df.with_columns(pl.lit(REPLAY_RUNS.schema_name).alias("schema_name"),
-                           pl.lit(1, pl.Int64).alias("schema_version"), pl.lit(source).alias("source"),
-                           pl.lit(day, pl.Date).alias("day"), pl.lit(batch_id).alias("replay_batch_id"),
-                           pl.lit(index_hash).alias("index_hash")).select(list(schema))
+    constant = {"schema_name", "schema_version", "source", "day", "replay_batch_id", "index_hash"}
+    cols = {c: [r[c] for r in rows] for c in REPLAY_RUNS.polars_schema if c not in constant}
+    return REPLAY_RUNS.frame(cols, source, day, replay_batch_id=batch_id, index_hash=index_hash)
+
+
+def batch_order(runs: pl.DataFrame) -> list[str]:
+    """Batch ids of a ledger partition in the order they were written (first start time, then id)."""
+    if runs.height == 0:
+        return []
+    order = runs.group_by("replay_batch_id").agg(pl.col("started_at").min()).sort("started_at", "replay_batch_id")
+    return order["replay_batch_id"].to_list()
+
+
+def latest_batch(runs: pl.DataFrame) -> pl.DataFrame:
+    """The rows of the newest batch (no rows when there is none)."""
+    order = batch_order(runs)
+    return runs.filter(pl.col("replay_batch_id") == order[-1]) if order else runs.clear()
 
 
 def scorecard(runs: pl.DataFrame) -> dict:

@@ -247,3 +247,13 @@ def test_bundled_sources_give_all_three_datasets_and_export(tmp_path):
     run([str(BIN / "evidence-lake"), "export", "--dataset", "rag", "--out", str(out)], env)
     manifest = json.loads(out.with_name("rag.jsonl.manifest.json").read_text())
     assert manifest["examples"] == len(out.read_text().splitlines()) == sizes["rag"]
+
+
+def test_replay_and_drift_commands(docs_lake, tmp_path):
+    replay = run([str(BIN / "evidence-lake"), "replay", "--source", "docs"], docs_lake).stdout
+    assert "hit_at_k" in replay and "reproducibility" in replay and "100.0%" in replay  # 2nd batch repeats 1st
+    plot = tmp_path / "d.png"
+    drift = run([str(BIN / "evidence-lake"), "drift", "--source", "docs", "--plot", str(plot)], docs_lake).stdout
+    assert "no drift evaluation" in drift and "no earlier day" in drift and not plot.exists()
+    bad = run([str(BIN / "evidence-lake"), "replay", "--source", "nope"], docs_lake, check=False)
+    assert bad.returncode == 2 and "unknown source 'nope'" in bad.stderr
