@@ -7,8 +7,9 @@ read only the first partition for unpartitioned consumers (reference/dagster-not
   * refuses a frame that does not match the table contract (naming the column),
   * replaces exactly those partitions in ONE Delta commit (``predicate`` overwrite),
   * records row count, content hash and a write token in the commit metadata,
-  * retries on commit conflicts with another writer, and never falls back to a
-    whole-table overwrite.
+  * serialises writers of one partition with a Delta application transaction per
+    (table, partition) and retries a lost race from a fresh snapshot,
+  * never falls back to a whole-table overwrite (the table is created empty first).
 """
 
 from __future__ import annotations
@@ -19,11 +20,11 @@ import os
 import random
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import polars as pl
-from deltalake import CommitProperties, DeltaTable, WriterProperties, write_deltalake
+from deltalake import CommitProperties, DeltaTable, Transaction, WriterProperties, write_deltalake
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
 
 from core.content_hash import content_hash
@@ -128,11 +129,16 @@ def write_partitions(
     extra_metadata: dict[str, str] | None = None,
     storage_options: dict[str, str] | None = None,
     extra_scope: dict[str, list[str]] | None = None,
+    before_commit: Callable[[], None] | None = None,
 ) -> WriteReceipt:
     """Replace exactly ``partitions`` of the table with ``df`` in one commit.
 
     For a contract with ``scope_columns`` only rows of those partitions whose scope values
     occur in ``df`` (or in ``extra_scope`` when ``df`` is empty) are replaced.
+    Concurrent writers of one partition end with exactly one writer's rows: each commit
+    carries a per-partition guard (``partition_guards``) and a loser retries from a fresh
+    snapshot. ``before_commit`` runs once between reading the snapshot and committing
+    (tests force races with it).
     """
     partitions = tuple(sorted(set(partitions)))
     df = check_frame(df, contract, partitions)
@@ -159,21 +165,28 @@ def write_partitions(
             raise LakeWriteError(f"{contract.table_id}: a write scoped by '{column}' needs its value; "
                                  "the frame is empty and no scope was given")
         predicate = f"({predicate}) AND {column} IN ({', '.join(_sql_literal(str(v)) for v in values)})"
+    ensure_table(uri, contract, storage_options)
     for attempt in range(1, MAX_COMMIT_ATTEMPTS + 1):
+        table = DeltaTable(uri, storage_options=storage_options)  # the snapshot this attempt replaces
+        guards = partition_guards(table, contract, partitions)
+        if before_commit is not None and attempt == 1:
+            before_commit()
         try:
-            exists = DeltaTable.is_deltatable(uri, storage_options=storage_options)
             write_deltalake(
-                uri,
+                table,
                 data,
                 mode="overwrite",
-                predicate=predicate if exists else None,
+                predicate=predicate,
                 partition_by=list(contract.partition_columns),
-                storage_options=storage_options,
                 writer_properties=WRITER_PROPERTIES,
-                commit_properties=CommitProperties(custom_metadata=metadata, max_commit_retries=5),
+                commit_properties=CommitProperties(
+                    custom_metadata=metadata, max_commit_retries=5, app_transactions=guards
+                ),
             )
             break
         except CommitFailedError:
+            # Another writer committed one of these partitions after our snapshot (its guard
+            # transaction conflicts with ours): redo the whole replace from a fresh snapshot.
             if attempt == MAX_COMMIT_ATTEMPTS:
                 raise
             time.sleep(min(2.0, 0.05 * 2**attempt) * (0.5 + random.random()))
@@ -186,6 +199,44 @@ def write_partitions(
             raise
     table = DeltaTable(uri, storage_options=storage_options)
     return WriteReceipt(uri, _find_version(table, token), df.height, digest, partitions)
+
+
+def guard_app_id(contract: TableContract, partition: Partition) -> str:
+    """The Delta application-transaction id that serialises writers of one (table, partition)."""
+    source, day = partition
+    return f"evidence_lake/{contract.table_id}/{day.isoformat()}/{source}"
+
+
+def partition_guards(table: DeltaTable, contract: TableContract, partitions: Sequence[Partition]) -> list[Transaction]:
+    """One application transaction per partition written, numbered one past the snapshot's.
+
+    delta-rs fails a commit whose app ids were also set by a commit it did not read
+    (``ConcurrentTransaction``), whatever the predicates say. Predicate overwrites alone do not
+    always conflict (delta-io/delta-rs#3622), so this is what makes two writers of one partition
+    end with exactly one writer's rows. The version is a per-partition write generation.
+    """
+    guards = []
+    for partition in partitions:
+        app_id = guard_app_id(contract, partition)
+        guards.append(Transaction(app_id, (table.transaction_version(app_id) or 0) + 1))
+    return guards
+
+
+def ensure_table(uri: str, contract: TableContract, storage_options: dict[str, str] | None = None) -> None:
+    """Create the empty table with the contract's schema unless it exists.
+
+    Every write is then a predicate overwrite of a snapshot. Without this, two writers that
+    both found no table would both write without a predicate, and delta-rs commits the second
+    as an append on top of the first: both writers' rows.
+    """
+    if DeltaTable.is_deltatable(uri, storage_options=storage_options):
+        return
+    try:
+        DeltaTable.create(uri, contract.empty().to_arrow().schema, mode="ignore",
+                          partition_by=list(contract.partition_columns), storage_options=storage_options)
+    except Exception:
+        if not DeltaTable.is_deltatable(uri, storage_options=storage_options):  # a racing creator won otherwise
+            raise
 
 
 def _broken_data_file(table: DeltaTable) -> str | None:

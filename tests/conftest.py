@@ -22,3 +22,18 @@ def instance():
 @pytest.fixture
 def lake_root(tmp_path: Path) -> Path:
     return tmp_path / "lake"
+
+
+@pytest.fixture(scope="session")
+def s3(tmp_path_factory):
+    """A real S3-compatible server (moto) on 127.0.0.1 for the whole session; tests take a fresh bucket."""
+    from tests.servers import s3_server
+
+    with s3_server(tmp_path_factory.mktemp("s3")) as server:
+        yield server
+
+
+@pytest.fixture
+def s3_lake(s3) -> tuple[str, dict[str, str]]:
+    """(lake root, storage options) of an empty lake in a fresh bucket."""
+    return f"s3://{s3.new_bucket()}/el", s3.options()
