@@ -8,6 +8,7 @@ without a daemon and without paying a subprocess per step.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import os
 import sys
@@ -59,11 +60,28 @@ def _instance(sources: list[str]):
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
     from assets.partitions import SOURCES_PARTITIONS_NAME
 
-    instance = dg.DagsterInstance.get()
-    new = sorted(set(sources) - set(instance.get_dynamic_partitions(SOURCES_PARTITIONS_NAME)))
-    if new:
-        instance.add_dynamic_partitions(SOURCES_PARTITIONS_NAME, new)
+    try:
+        instance = dg.DagsterInstance.get()
+        new = sorted(set(sources) - set(instance.get_dynamic_partitions(SOURCES_PARTITIONS_NAME)))
+        if new:
+            instance.add_dynamic_partitions(SOURCES_PARTITIONS_NAME, new)
+    except Exception as exc:  # unreachable Postgres, bad dagster.yaml: one clear line, no traceback
+        detail = _without_secrets(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+        hint = ("Write the URL as postgresql+psycopg2://… (SQLAlchemy's default driver is not installed)."
+                if "psycopg" in detail and isinstance(exc, ImportError)
+                else "Start its database or fix the storage settings there.")
+        err.print(f"[red]error:[/] cannot open the Dagster instance configured in {config}: "
+                  f"{type(exc).__name__}: {detail}. {hint}")
+        raise SystemExit(2) from exc
     return instance
+
+
+def _without_secrets(text: str) -> str:
+    """Drop passwords from connection URLs (``scheme://user:secret@host``) and ``password=`` pairs."""
+    import re
+
+    text = re.sub(r"(://[^:/@\s]+):[^@\s]*@", r"\1:***@", text)
+    return re.sub(r"(password\s*=\s*)\S+", r"\1***", text, flags=re.IGNORECASE)
 
 
 def _parse_day(text: str) -> dt.date:
@@ -73,13 +91,23 @@ def _parse_day(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a day (YYYY-MM-DD)") from exc
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number")
+    return value
+
+
 def _refusal(kind: str, day: dt.date, today: dt.date) -> str | None:
     if kind == "tree" and day != today:
         return f"tree source: only today ({today}) can be snapshotted"
     return None
 
 
-def _execute(instance, source: str, day: dt.date) -> PartitionOutcome:
+def _execute(instance, source: str, day: dt.date, run_id: str | None = None) -> PartitionOutcome:
     """Run main_job for one partition in process; collect row counts and check results."""
     import dagster as dg
 
@@ -92,6 +120,7 @@ def _execute(instance, source: str, day: dt.date) -> PartitionOutcome:
         instance=instance,
         partition_key=partition_key(source, day),
         raise_on_error=False,
+        run_id=run_id,
         run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
         tags={"evidence_lake/cli": "true"},
     )
@@ -129,13 +158,24 @@ def _root_cause(error) -> str:
     return text.splitlines()[0][:400] if text else "run failed; open it in `dagster dev` for the full log"
 
 
-def _run_partitions(plan: list[tuple[str, dt.date]], kinds: dict[str, str], label: str) -> list[PartitionOutcome]:
-    """Execute each partition with a progress display; refused ones are reported and skipped."""
+def _run_partitions(plan: list[tuple[str, dt.date]], kinds: dict[str, str], label: str,
+                    parallel: int = 1) -> list[PartitionOutcome]:
+    """Execute each partition (one Dagster run each) with a progress display; refused ones are skipped.
+
+    ``parallel`` > 1 runs partitions in that many worker processes at once (see ``_run_in_workers``).
+    """
     instance = _instance(sorted({s for s, _ in plan}))
     from core.snapshot import utc_today
 
     today = utc_today()
     outcomes: list[PartitionOutcome] = []
+    todo: list[tuple[str, dt.date]] = []
+    for source, day in plan:
+        reason = _refusal(kinds[source], day, today)
+        if reason:
+            outcomes.append(PartitionOutcome(source, day, "skipped", message=reason))
+        else:
+            todo.append((source, day))
     columns = (
         SpinnerColumn(),
         TextColumn("[bold]{task.description}"),
@@ -145,16 +185,115 @@ def _run_partitions(plan: list[tuple[str, dt.date]], kinds: dict[str, str], labe
     )
     with Progress(*columns, console=err, transient=False) as progress:
         task = progress.add_task(label, total=len(plan))
-        for source, day in plan:
-            progress.update(task, description=f"{label}: {source} {day}")
-            reason = _refusal(kinds[source], day, today)
-            if reason:
-                outcomes.append(PartitionOutcome(source, day, "skipped", message=reason))
-            else:
+        progress.advance(task, len(plan) - len(todo))
+        if parallel > 1 and len(todo) > 1:
+            def done(outcome: PartitionOutcome, running: list[str]) -> None:
+                outcomes.append(outcome)
+                progress.update(task, description=f"{label}: {len(running)} running ({', '.join(running)})")
+                progress.advance(task)
+
+            _run_in_workers(instance, todo, min(parallel, len(todo)), done)
+        else:
+            for source, day in todo:
+                progress.update(task, description=f"{label}: {source} {day}")
                 outcomes.append(_execute(instance, source, day))
-            progress.advance(task)
+                progress.advance(task)
         progress.update(task, description=f"{label}: done")
-    return outcomes
+    return sorted(outcomes, key=lambda o: (o.source, o.day))
+
+
+def _worker_loop(conn) -> None:
+    """A worker process: run each (source, day, run_id) it is sent, answer with the outcome."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; Ctrl-C there stops the pool
+    instance = None
+    while True:
+        job = conn.recv()
+        if job is None:
+            return
+        source, day, run_id = job
+        if instance is None:
+            instance = _instance([source])
+        try:
+            conn.send(_execute(instance, source, day, run_id))
+        except Exception as exc:  # an outcome, never a dead worker
+            conn.send(PartitionOutcome(source, day, "failed", message=f"{type(exc).__name__}: {exc}"))
+
+
+def _run_in_workers(instance, todo: list[tuple[str, dt.date]], workers: int, done) -> None:
+    """Run partitions in ``workers`` spawned processes, one Dagster run per partition.
+
+    Each worker imports Dagster once and runs partitions one after another. A worker that
+    dies (SIGKILL, OOM) fails only the partition it held: its run is marked failed in the
+    instance (never left STARTED), a new worker takes the rest, and the others go on.
+    Partition writes are partition-exact and guarded, so concurrent runs never mix rows.
+    """
+    import multiprocessing
+    import uuid
+    from multiprocessing.connection import wait
+
+    ctx = multiprocessing.get_context("spawn")
+    queue = list(todo)
+    busy: dict = {}  # worker conn -> (process, (source, day, run_id))
+    idle: list = []
+
+    def start() -> None:
+        parent, child = ctx.Pipe()
+        proc = ctx.Process(target=_worker_loop, args=(child,), daemon=True)
+        proc.start()
+        child.close()
+        idle.append((parent, proc))
+
+    for _ in range(workers):
+        start()
+    try:
+        while queue or busy:
+            while queue and idle:
+                conn, proc = idle.pop()
+                source, day = queue.pop(0)
+                job = (source, day, str(uuid.uuid4()))
+                conn.send(job)
+                busy[conn] = (proc, job)
+            sentinels = {proc.sentinel: conn for conn, (proc, _) in busy.items()}
+            for ready in wait([*busy, *sentinels]):
+                conn = sentinels.get(ready, ready)
+                if conn not in busy:
+                    continue
+                proc, (source, day, run_id) = busy.pop(conn)
+                try:
+                    outcome = conn.recv()
+                    idle.append((conn, proc))
+                except (EOFError, OSError):
+                    proc.join(timeout=5)
+                    outcome = PartitionOutcome(source, day, "failed", message=(
+                        f"worker process died (exit code {proc.exitcode}) while running this partition; "
+                        f"run {run_id} is marked failed; rerun the partition to converge"))
+                    _mark_run_failed(instance, run_id, outcome.message)
+                    if queue:
+                        start()
+                done(outcome, [f"{s} {d}" for _, (s, d, _) in busy.values()])
+    finally:
+        for conn, _ in idle:
+            with contextlib.suppress(OSError):
+                conn.send(None)
+        for proc, (source, day, run_id) in busy.values():  # interrupted: stop what still runs, say so
+            proc.kill()
+            _mark_run_failed(instance, run_id, f"evidence-lake stopped while {source} {day} was running")
+        for proc in [p for _, p in idle] + [p for p, _ in busy.values()]:
+            proc.join(timeout=10)
+            if proc.is_alive():
+                proc.kill()
+
+
+def _mark_run_failed(instance, run_id: str, message: str) -> None:
+    """A run whose process died stays STARTED forever unless someone says otherwise: say it."""
+    import dagster as dg
+
+    run = instance.get_run_by_id(run_id)
+    if run is not None and run.status in (dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING,
+                                          dg.DagsterRunStatus.NOT_STARTED):
+        instance.report_run_failed(run, message)
 
 
 def _print_summary(outcomes: list[PartitionOutcome]) -> None:
@@ -239,7 +378,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                     err.print(f"{name}: catching up {len(extra)} day(s) with events: {extra[0]} .. {extra[-1]}")
                 plan.extend((name, d) for d in extra)
     outcomes = _run_partitions(sorted(plan, key=lambda p: (p[0], p[1])), {s: c.kind for s, c in sources.items()},
-                               "run")
+                               "run", args.parallel)
     _print_summary(outcomes)
     return 1 if any(o.status == "failed" or o.checks_failed for o in outcomes) else 0
 
@@ -254,7 +393,8 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         return 2
     days = [args.from_day + dt.timedelta(days=i) for i in range((args.to_day - args.from_day).days + 1)]
     outcomes = _run_partitions(
-        [(args.source, d) for d in days], {s: c.kind for s, c in sources.items()}, f"backfill {args.source}"
+        [(args.source, d) for d in days], {s: c.kind for s, c in sources.items()}, f"backfill {args.source}",
+        args.parallel,
     )
     _print_summary(outcomes)
     return 1 if any(o.status == "failed" or o.checks_failed for o in outcomes) else 0
@@ -489,12 +629,16 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="materialise every asset for every source for today (or --day)")
     run.add_argument("--day", type=_parse_day, help="UTC day, YYYY-MM-DD (default: today)")
     run.add_argument("--source", action="append", help="only this source (repeatable)")
+    run.add_argument("--parallel", type=_positive, default=1, metavar="N",
+                     help="run up to N partitions at once, each its own Dagster run in a worker process")
     run.set_defaults(func=cmd_run)
 
     backfill = sub.add_parser("backfill", help="every asset for one source over a day range, one run per day")
     backfill.add_argument("--source", required=True)
     backfill.add_argument("--from", dest="from_day", type=_parse_day, required=True)
     backfill.add_argument("--to", dest="to_day", type=_parse_day, required=True)
+    backfill.add_argument("--parallel", type=_positive, default=1, metavar="N",
+                          help="run up to N days at once, each its own Dagster run in a worker process")
     backfill.set_defaults(func=cmd_backfill)
 
     sql = sub.add_parser("sql", help="read-only DuckDB over every Delta table (views <layer>_<name>)")

@@ -41,6 +41,54 @@ def _is_local(root: str) -> bool:
     return "://" not in root or root.startswith("file://")
 
 
+def _option(options: dict[str, str], *names: str) -> str | None:
+    """The first of ``names`` in ``options``, case-insensitive (delta-rs accepts either case)."""
+    lowered = {k.lower(): v for k, v in options.items()}
+    for name in names:
+        if name.lower() in lowered:
+            return lowered[name.lower()]
+    return None
+
+
+def s3_filesystem(storage_options: dict[str, str] | None) -> pafs.S3FileSystem:
+    """A pyarrow S3 filesystem configured from the same options delta-rs gets.
+
+    ``FileSystem.from_uri`` ignores them and resolves the bucket's region against real AWS,
+    so an S3-compatible endpoint (MinIO, moto, Ceph...) would never be reached.
+    """
+    opts = storage_options or {}
+    kwargs: dict[str, object] = {"connect_timeout": 5, "request_timeout": 30,
+                                 "check_directory_existence_before_creation": False}
+    endpoint = _option(opts, "AWS_ENDPOINT_URL", "AWS_ENDPOINT", "endpoint_url", "endpoint")
+    if endpoint:
+        scheme, _, host = endpoint.partition("://")
+        kwargs["endpoint_override"] = host.rstrip("/") if host else endpoint
+        kwargs["scheme"] = scheme if host else "https"
+        if kwargs["scheme"] == "http" and (_option(opts, "AWS_ALLOW_HTTP", "allow_http") or "").lower() != "true":
+            raise ValueError(f"endpoint {endpoint} is plain http: set AWS_ALLOW_HTTP=true in the storage options")
+    for key, names in {
+        "access_key": ("AWS_ACCESS_KEY_ID", "access_key_id"),
+        "secret_key": ("AWS_SECRET_ACCESS_KEY", "secret_access_key"),
+        "session_token": ("AWS_SESSION_TOKEN", "session_token", "token"),
+        "region": ("AWS_REGION", "AWS_DEFAULT_REGION", "region"),
+    }.items():
+        value = _option(opts, *names) or os.environ.get(names[0])
+        if value:
+            kwargs[key] = value
+    if (_option(opts, "AWS_VIRTUAL_HOSTED_STYLE_REQUEST", "virtual_hosted_style_request") or "").lower() == "true":
+        kwargs["force_virtual_addressing"] = True
+    kwargs.setdefault("region", "us-east-1")  # never a HeadBucket round trip to resolve it
+    return pafs.S3FileSystem(**kwargs)
+
+
+def filesystem_for(lake_root: str, storage_options: dict[str, str] | None) -> tuple[pafs.FileSystem, str]:
+    """(filesystem, base path) for a non-local lake root, honouring the storage options."""
+    scheme, _, rest = lake_root.partition("://")
+    if scheme in ("s3", "s3a"):
+        return s3_filesystem(storage_options), rest
+    return pafs.FileSystem.from_uri(lake_root)
+
+
 class ObjectStore:
     """Add-only blob store keyed by sha256 of the bytes."""
 
@@ -52,7 +100,7 @@ class ObjectStore:
             self.root = str(Path(base) / "objects" / "sha256")
             self._fs = None
         else:
-            self._fs, base = pafs.FileSystem.from_uri(lake_root)
+            self._fs, base = filesystem_for(lake_root, storage_options)
             self.root = f"{base.rstrip('/')}/objects/sha256"
 
     def path_for(self, object_id: str) -> str:
@@ -86,8 +134,7 @@ class ObjectStore:
                     os.unlink(tmp)
                 raise
         else:
-            self._fs.create_dir(os.path.dirname(path), recursive=True)
-            with self._fs.open_output_stream(path) as out:  # object stores publish on close
+            with self._fs.open_output_stream(path) as out:  # object stores publish on close (no directories)
                 out.write(data)
         return StoredObject(oid, len(data), crc, written=True)
 
@@ -125,6 +172,10 @@ class ObjectStore:
         """Replace a corrupt object with good bytes (used when a re-snapshot finds the damage)."""
         if hashlib.sha256(data).hexdigest() != object_id:
             raise ValueError("heal() was given bytes that do not match the object id")
-        if self.local and os.path.exists(self.path_for(object_id)):
-            os.unlink(self.path_for(object_id))
-        self.put(data, object_id)
+        if self.local:
+            if os.path.exists(self.path_for(object_id)):
+                os.unlink(self.path_for(object_id))
+            self.put(data, object_id)
+        else:  # an object-store PUT replaces the object whole
+            with self._fs.open_output_stream(self.path_for(object_id)) as out:
+                out.write(data)

@@ -37,3 +37,12 @@ def s3(tmp_path_factory):
 def s3_lake(s3) -> tuple[str, dict[str, str]]:
     """(lake root, storage options) of an empty lake in a fresh bucket."""
     return f"s3://{s3.new_bucket()}/el", s3.options()
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory):
+    """A real PostgreSQL on 127.0.0.1 for the whole session; tests take a fresh database."""
+    from tests.servers import postgres_server
+
+    with postgres_server(tmp_path_factory.mktemp("pg")) as server:
+        yield server

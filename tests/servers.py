@@ -14,6 +14,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 import uuid
@@ -111,7 +112,23 @@ class PostgresServer:
 
     @property
     def url(self) -> str:
-        return f"postgresql://{self.user}@{self.host}:{self.port}/{self.database}"
+        return f"postgresql+psycopg2://{self.user}@{self.host}:{self.port}/{self.database}"
+
+    def connect(self, database: str | None = None):
+        import psycopg2
+
+        conn = psycopg2.connect(host=self.host, port=self.port, user=self.user, dbname=database or self.database)
+        conn.autocommit = True
+        return conn
+
+    def new_database(self) -> str:
+        """A fresh database URL, so tests sharing one server never see each other's runs."""
+        name = f"dagster_{uuid.uuid4().hex[:10]}"
+        conn = self.connect("postgres")
+        with conn.cursor() as cur:
+            cur.execute(f"CREATE DATABASE {name}")
+        conn.close()
+        return f"postgresql+psycopg2://{self.user}@{self.host}:{self.port}/{name}"
 
 
 def _as_postgres_user() -> dict:
@@ -134,6 +151,8 @@ def postgres_server(data_dir: Path) -> Iterator[PostgresServer]:
     if bindir is None:
         raise RuntimeError("PostgreSQL is not installed: run `make postgres-tools` (apt-get install postgresql)")
     creds = _as_postgres_user()
+    if creds:  # pytest's tmp dirs are root-only (0700): the server's own user gets a folder of its own
+        data_dir = Path(tempfile.mkdtemp(prefix="evidence-lake-pg-"))
     data_dir.mkdir(parents=True, exist_ok=True)
     sock_dir = data_dir / "sock"
     sock_dir.mkdir(exist_ok=True)
@@ -172,3 +191,5 @@ def postgres_server(data_dir: Path) -> Iterator[PostgresServer]:
     finally:
         _stop(proc)
         log.close()
+        if creds:
+            shutil.rmtree(data_dir, ignore_errors=True)

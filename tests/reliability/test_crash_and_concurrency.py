@@ -1,4 +1,7 @@
-"""SIGKILL at random moments, and concurrent writers (spawned processes, never fork)."""
+"""SIGKILL at random moments, and concurrent object puts (spawned processes, never fork).
+
+Races of Delta writers are forced, round by round, in test_concurrent_writes.py.
+"""
 
 import datetime as dt
 import hashlib
@@ -10,8 +13,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-
-import pytest
 
 from core.content_hash import content_hash
 from core.contracts import SNAPSHOT_FILES, SNAPSHOTS
@@ -107,51 +108,12 @@ def test_sigkill_at_random_moments_never_leaves_a_partial_partition(tmp_path):
     print(f"SIGKILL outcomes over {KILLS} kills: {outcomes}")
 
 
-def _spawned_write(args):
-    lake, tree, source = args
-    proc = subprocess.run([sys.executable, "-c", _WRITER, str(ROOT), lake, tree, source], capture_output=True,
-                          timeout=180)
-    return proc.returncode, proc.stderr.decode()[-500:]
-
-
 def _put(args):
     sys.path.insert(0, str(ROOT))
     from core.objects import ObjectStore
 
     lake, payload = args
     return ObjectStore(lake).put(payload).object
-
-
-@pytest.mark.parametrize("rounds", [3])
-def test_two_processes_writing_different_partitions_both_succeed(tmp_path, rounds):
-    tree_a, tree_b = _tree(tmp_path / "a", 60, seed=2), _tree(tmp_path / "b", 80, seed=3)
-    lake = str(tmp_path / "lake")
-    ctx = multiprocessing.get_context("spawn")
-    for _ in range(rounds):
-        with ctx.Pool(2) as pool:
-            results = pool.map(_spawned_write, [(lake, str(tree_a), "a"), (lake, str(tree_b), "b")])
-        assert all(code == 0 for code, _ in results), results
-    files = read_partitions(lake, SNAPSHOT_FILES)
-    assert dict(files.group_by("source").len().iter_rows()) == {"a": 60, "b": 80}
-
-
-def test_two_processes_writing_the_same_partition_end_with_one_of_them(tmp_path):
-    tree_a, tree_b = _tree(tmp_path / "a", 50, seed=4), _tree(tmp_path / "b", 70, seed=5)
-    lake = str(tmp_path / "lake")
-    singles = {}
-    for name, tree in (("a", tree_a), ("b", tree_b)):
-        solo = str(tmp_path / f"solo_{name}")
-        assert _spawned_write((solo, str(tree), "t"))[0] == 0
-        singles[name] = content_hash(read_partitions(solo, SNAPSHOT_FILES), SNAPSHOT_FILES.key,
-                                     SNAPSHOT_FILES.volatile)
-    ctx = multiprocessing.get_context("spawn")
-    for _ in range(3):
-        with ctx.Pool(2) as pool:
-            results = pool.map(_spawned_write, [(lake, str(tree_a), "t"), (lake, str(tree_b), "t")])
-        assert all(code == 0 for code, _ in results), results
-        final = read_partitions(lake, SNAPSHOT_FILES)
-        assert final.height in (50, 70) and final["path"].is_unique().all()  # never duplicates or a mix
-        assert content_hash(final, SNAPSHOT_FILES.key, SNAPSHOT_FILES.volatile) in singles.values()
 
 
 def test_parallel_writes_of_the_same_object_deduplicate(tmp_path):

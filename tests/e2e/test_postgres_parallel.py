@@ -1,0 +1,134 @@
+"""Dagster on a real PostgreSQL (deploy/dagster.yaml) with partitions run in parallel worker processes."""
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.test_cli import BIN, ROOT, _make_env, run
+from tests.helpers import partition_hashes
+
+pytestmark = pytest.mark.slow
+BACKFILL = ["backfill", "--source", "repo", "--from", "2024-03-01", "--to", "2024-03-06"]
+
+
+def _pg_env(tmp_path: Path, pg_url: str) -> dict:
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    env = _make_env(tmp_path)
+    shutil.copy(ROOT / "deploy" / "dagster.yaml", Path(env["DAGSTER_HOME"]) / "dagster.yaml")
+    env["DAGSTER_PG_URL"] = pg_url
+    return env
+
+
+def _runs(postgres, url: str) -> list[tuple[str, float | None, float | None]]:
+    """(status, start_time, end_time) of every run the instance recorded, read straight from Postgres."""
+    conn = postgres.connect(url.rsplit("/", 1)[1])
+    with conn.cursor() as cur:
+        cur.execute("SELECT status, start_time, end_time FROM runs")
+        rows = cur.fetchall()
+    conn.close()
+    return rows
+
+
+@pytest.fixture(scope="module")
+def sequential(tmp_path_factory):
+    """The reference: the same backfill, one day after another, on the embedded sqlite instance."""
+    env = _make_env(tmp_path_factory.mktemp("sequential"))
+    started = time.perf_counter()
+    run([str(BIN / "evidence-lake"), *BACKFILL], env)
+    print(f"sequential backfill of 6 days: {time.perf_counter() - started:.1f} s")
+    return partition_hashes(env["EVIDENCE_LAKE_ROOT"], None)
+
+
+def test_parallel_backfill_on_postgres_equals_the_sequential_one(postgres, sequential, tmp_path):
+    url = postgres.new_database()
+    env = _pg_env(tmp_path, url)
+    started = time.perf_counter()
+    proc = run([str(BIN / "evidence-lake"), *BACKFILL, "--parallel", "2"], env)
+    print(f"parallel backfill of 6 days (2 workers, Postgres): {time.perf_counter() - started:.1f} s")
+    assert proc.stdout.count(" ok ") + proc.stdout.count("│ ok") >= 6, proc.stdout
+    assert partition_hashes(env["EVIDENCE_LAKE_ROOT"], None) == sequential
+    runs = _runs(postgres, url)
+    assert [r[0] for r in runs] == ["SUCCESS"] * 6
+    spans = sorted((start, end) for _, start, end in runs)
+    assert any(spans[i + 1][0] < spans[i][1] for i in range(len(spans) - 1)), "no two runs overlapped"
+
+
+def test_two_overlapping_parallel_backfills_at_once_converge(postgres, sequential, tmp_path):
+    url = postgres.new_database()
+    env = _pg_env(tmp_path, url)
+    first = ["backfill", "--source", "repo", "--from", "2024-03-01", "--to", "2024-03-04", "--parallel", "2"]
+    second = ["backfill", "--source", "repo", "--from", "2024-03-03", "--to", "2024-03-06", "--parallel", "2"]
+    procs = [subprocess.Popen([str(BIN / "evidence-lake"), *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for args in (first, second)]
+    for proc in procs:
+        out, errout = proc.communicate(timeout=300)
+        assert proc.returncode == 0, out + errout
+    assert partition_hashes(env["EVIDENCE_LAKE_ROOT"], None) == sequential
+    assert [r[0] for r in _runs(postgres, url)] == ["SUCCESS"] * 8
+
+
+def _workers(pid: int) -> list[int]:
+    """Child processes of ``pid`` that are multiprocessing spawn workers (not the resource tracker)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    found = []
+    for child in children:
+        try:
+            cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+        except FileNotFoundError:
+            continue
+        if b"spawn_main" in cmdline:
+            found.append(int(child))
+    return found
+
+
+def test_sigkill_of_one_parallel_run_fails_only_its_partition_and_a_rerun_converges(postgres, sequential, tmp_path):
+    url = postgres.new_database()
+    env = _pg_env(tmp_path, url)
+    proc = subprocess.Popen([str(BIN / "evidence-lake"), *BACKFILL, "--parallel", "2"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    victim = None
+    while victim is None and time.monotonic() < deadline and proc.poll() is None:
+        started = [r for r in _runs(postgres, url) if r[0] == "STARTED"] if _has_runs_table(postgres, url) else []
+        workers = _workers(proc.pid)
+        if len(started) == 2 and workers:  # both workers are inside a run: the victim holds one
+            victim = workers[0]
+            os.kill(victim, signal.SIGKILL)
+        time.sleep(0.05)
+    assert victim is not None, "no run started within 120 s"
+    out, errout = proc.communicate(timeout=300)
+    assert proc.returncode == 1, out + errout
+    assert "worker process died" in out and "Traceback" not in out + errout
+    statuses = sorted(r[0] for r in _runs(postgres, url))
+    assert "STARTED" not in statuses and "NOT_STARTED" not in statuses, statuses  # the dead run is marked failed
+    assert statuses.count("SUCCESS") == 5, statuses  # the others went on, a new worker took the rest
+    run([str(BIN / "evidence-lake"), *BACKFILL, "--parallel", "2"], env)
+    assert partition_hashes(env["EVIDENCE_LAKE_ROOT"], None) == sequential
+
+
+def _has_runs_table(postgres, url: str) -> bool:
+    conn = postgres.connect(url.rsplit("/", 1)[1])
+    with conn.cursor() as cur:
+        cur.execute("SELECT to_regclass('public.runs') IS NOT NULL")
+        present = cur.fetchone()[0]
+    conn.close()
+    return present
+
+
+def test_an_unreachable_postgres_is_a_clear_error_naming_the_instance(tmp_path):
+    from tests.servers import free_port
+
+    port = free_port()  # nothing listens there
+    env = _pg_env(tmp_path, f"postgresql+psycopg2://dagster:hunter2@127.0.0.1:{port}/dagster")
+    started = time.perf_counter()
+    proc = run([str(BIN / "evidence-lake"), *BACKFILL], env, check=False)
+    text = proc.stdout + proc.stderr
+    assert proc.returncode == 2, text
+    assert "cannot open the Dagster instance" in text and str(port) in text and "dagster.yaml" in text
+    assert "hunter2" not in text and "Traceback" not in text
+    assert time.perf_counter() - started < 120
