@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: run test lint bench dev clean-lake venv
+.PHONY: run test lint bench dev clean-lake venv postgres-tools
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,8 +20,16 @@ venv: $(STAMP)
 run: $(STAMP)
 	$(BIN)/evidence-lake run
 
+## PostgreSQL binaries for the tests that start their own server (Debian package; nothing is started here).
+postgres-tools:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || { \
+	  echo "installing PostgreSQL (Debian package) for the Postgres instance tests"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql >/dev/null; }
+
 ## make test: build the environment from the lock file, then run lint and the whole test suite.
-test: $(STAMP)
+## The tests start and stop their own servers (moto S3, PostgreSQL) on 127.0.0.1.
+test: $(STAMP) postgres-tools
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 

@@ -36,6 +36,8 @@ class PartitionOutcome:
     rows: dict[str, int] = field(default_factory=dict)
     checks_passed: int = 0
     checks_failed: list[str] = field(default_factory=list)
+    checks_warned: list[str] = field(default_factory=list)  # WARN severity: shown, never the exit code
+    check_messages: dict[str, str] = field(default_factory=dict)  # what a failed or warned check said
     message: str = ""
     replay: dict = field(default_factory=dict)  # the replay scorecard of this run's batch
 
@@ -65,6 +67,7 @@ def _instance(sources: list[str]):
         new = sorted(set(sources) - set(instance.get_dynamic_partitions(SOURCES_PARTITIONS_NAME)))
         if new:
             instance.add_dynamic_partitions(SOURCES_PARTITIONS_NAME, new)
+        _fail_orphaned_runs(instance)
     except Exception as exc:  # unreachable Postgres, bad dagster.yaml: one clear line, no traceback
         detail = _without_secrets(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
         hint = ("Write the URL as postgresql+psycopg2://… (SQLAlchemy's default driver is not installed)."
@@ -74,6 +77,45 @@ def _instance(sources: list[str]):
                   f"{type(exc).__name__}: {detail}. {hint}")
         raise SystemExit(2) from exc
     return instance
+
+
+def _host() -> str:
+    import socket
+
+    return socket.gethostname()
+
+
+def _fail_orphaned_runs(instance) -> list[str]:
+    """Mark failed the CLI runs of this host left STARTED by a process that no longer exists.
+
+    An in-process run killed with its process (SIGKILL, OOM, a closed laptop) never reports its
+    end, and the UI would show it running forever. Runs of other hosts are left to their owner
+    (or to run monitoring in deploy/dagster.yaml).
+    """
+    import dagster as dg
+
+    records = instance.get_runs(filters=dg.RunsFilter(
+        statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING],
+        tags={"evidence_lake/cli": "true", "evidence_lake/host": _host()}))
+    failed = []
+    for run in records:
+        pid = int(run.tags.get("evidence_lake/pid", "0") or 0)
+        if pid and not _alive(pid):
+            instance.report_run_failed(run, f"the evidence-lake process (pid {pid}) that ran this is gone")
+            failed.append(run.run_id)
+    if failed:
+        err.print(f"marked {len(failed)} orphaned run(s) failed (their process was killed): {', '.join(failed)}")
+    return failed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _without_secrets(text: str) -> str:
@@ -122,7 +164,7 @@ def _execute(instance, source: str, day: dt.date, run_id: str | None = None) -> 
         raise_on_error=False,
         run_id=run_id,
         run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
-        tags={"evidence_lake/cli": "true"},
+        tags={"evidence_lake/cli": "true", "evidence_lake/host": _host(), "evidence_lake/pid": str(os.getpid())},
     )
     out = PartitionOutcome(source, day, "ok" if result.success else "failed", seconds=time.perf_counter() - started)
     for event in result.get_asset_materialization_events():
@@ -136,8 +178,13 @@ def _execute(instance, source: str, day: dt.date, run_id: str | None = None) -> 
     for evaluation in result.get_asset_check_evaluations():
         if evaluation.passed:
             out.checks_passed += 1
+            continue
+        if evaluation.severity == dg.AssetCheckSeverity.WARN:
+            out.checks_warned.append(evaluation.check_name)
         else:
             out.checks_failed.append(evaluation.check_name)
+        if evaluation.description:
+            out.check_messages[evaluation.check_name] = evaluation.description
     if not result.success:
         failures = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
         if failures:
@@ -301,7 +348,8 @@ def _print_summary(outcomes: list[PartitionOutcome]) -> None:
     for col in ("source", "day", "status", "checks", "seconds"):
         parts.add_column(col, justify="right" if col == "seconds" else "left")
     for o in outcomes:
-        checks = f"{o.checks_passed} passed" + (f", {len(o.checks_failed)} failed" if o.checks_failed else "")
+        checks = (f"{o.checks_passed} passed" + (f", {len(o.checks_failed)} failed" if o.checks_failed else "")
+                  + (f", {len(o.checks_warned)} warned" if o.checks_warned else ""))
         style = {"ok": "green", "failed": "red", "skipped": "yellow"}[o.status]
         parts.add_row(o.source, o.day.isoformat(), f"[{style}]{o.status}[/]", checks, f"{o.seconds:.1f}")
     console.print(parts)
@@ -331,8 +379,10 @@ def _print_summary(outcomes: list[PartitionOutcome]) -> None:
     for o in outcomes:
         if o.message:
             console.print(f"[{'red' if o.status == 'failed' else 'yellow'}]{o.source} {o.day}: {o.message}[/]")
-        if o.checks_failed:
-            console.print(f"[red]{o.source} {o.day}: failed checks: {', '.join(o.checks_failed)}[/]")
+        for names, word, style in ((o.checks_failed, "failed", "red"), (o.checks_warned, "warning", "yellow")):
+            for name in names:
+                said = o.check_messages.get(name, "")
+                console.print(f"[{style}]{o.source} {o.day}: check {name} {word}{': ' + said if said else ''}[/]")
     console.print(f"lake: {lake_root()}")
     console.print(f"runs: `make dev` or `dagster dev` with DAGSTER_HOME={os.environ.get('DAGSTER_HOME')}")
 
@@ -401,25 +451,38 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
+    from core.canonical import canonical_text
     from core.lake import storage_options_from_env
-    from core.sql import ReadOnlyViolation, run_query
+    from core.sql import QueryLimitExceeded, ReadOnlyViolation, run_capped
 
     try:
-        df = run_query(lake_root(), args.query, storage_options_from_env())
+        result = run_capped(lake_root(), args.query, storage_options_from_env(),
+                            limit=None if args.no_limit else args.limit, timeout_s=args.timeout,
+                            memory_limit=args.memory_limit)
     except ReadOnlyViolation as exc:
         err.print(f"[red]refused:[/] {exc}")
+        return 2
+    except QueryLimitExceeded as exc:
+        err.print(f"[red]stopped:[/] {exc}")
         return 2
     except Exception as exc:  # DuckDB parse/binder errors: show the message, not a traceback
         err.print(f"[red]query failed:[/] {exc}")
         err.print("views: run `evidence-lake tables` to list them (named <layer>_<name>)")
         return 2
-    if args.format == "csv":
+    df = result.frame
+    if args.format == "csv":  # CSV has no nested cells: lists and structs become canonical JSON text
+        nested = [c for c, t in df.schema.items() if t.is_nested()]
+        df = df.with_columns(
+            pl.col(c).map_elements(lambda v: canonical_text(v.to_list() if isinstance(v, pl.Series) else v),
+                                   return_dtype=pl.Utf8) for c in nested)
         sys.stdout.write(df.write_csv())
     elif args.format == "json":
         sys.stdout.write(df.write_ndjson())
     else:
-        with pl.Config(tbl_rows=args.limit, tbl_cols=-1, fmt_str_lengths=80, tbl_width_chars=200):
+        with pl.Config(tbl_rows=min(df.height, 200), tbl_cols=-1, fmt_str_lengths=80, tbl_width_chars=200):
             console.print(str(df))
+    if result.truncated:
+        err.print(f"[yellow]showing the first {df.height} rows; --limit N or --no-limit for more[/]")
     return 0
 
 
@@ -644,7 +707,10 @@ def build_parser() -> argparse.ArgumentParser:
     sql = sub.add_parser("sql", help="read-only DuckDB over every Delta table (views <layer>_<name>)")
     sql.add_argument("query")
     sql.add_argument("--format", choices=("table", "csv", "json"), default="table")
-    sql.add_argument("--limit", type=int, default=50, help="rows shown in table format")
+    sql.add_argument("--limit", type=_positive, default=10_000, help="at most this many rows (default 10,000)")
+    sql.add_argument("--no-limit", action="store_true", help="every row of the result")
+    sql.add_argument("--timeout", type=float, default=60.0, help="stop the query after this many seconds")
+    sql.add_argument("--memory-limit", default="2GB", help="DuckDB memory cap (default 2GB)")
     sql.set_defaults(func=cmd_sql)
 
     gen = sub.add_parser("gen-corpus", help="write a synthetic kb corpus (same seed, same bytes)")

@@ -398,7 +398,7 @@ REPLAY_RUNS = TableContract(
         Col("hit_at_k", pl.Boolean),
         Col("reciprocal_rank", pl.Float64, checks=(pa.Check.in_range(0.0, 1.0),)),
         Col("outcome", pl.Utf8, checks=(pa.Check.isin(["success", "miss", "ungrounded", "budget_exceeded",
-                                                       "infra_error"]),)),
+                                                       "infra_error", "invalid_task"]),)),
         Col("detail", pl.Utf8, nullable=True),
         Col("latency_ms", pl.Float64),
         Col("started_at", UTC_DATETIME),

@@ -57,16 +57,25 @@ def _strings(value: object, out: list[str], budget: int = MAX_DOC_CHARS) -> None
             stack.extend(reversed(node))
 
 
+def boost_text(kind: str, payload: dict) -> str:
+    """Extra copies of a symbol's name, counted by BM25 but never shown (the name is a title field).
+
+    Together with the one copy in ``document_text`` the name counts NAME_BOOST times, so a
+    definition outranks its mentions; snippets show the evidence text only.
+    """
+    if kind != "symbol":
+        return ""
+    return " ".join([str(payload.get("name") or "")] * (NAME_BOOST - 1))
+
+
 def document_text(kind: str, path: str, payload: dict) -> tuple[str, str]:
-    """(title, text) that represent one evidence record in the search index."""
+    """(title, text) that represent one evidence record in the search index (and its snippet)."""
     p = payload
     if kind == "section":
         trail = " › ".join(p.get("heading_path") or []) or path
         return trail, f"{trail}\n{p.get('text', '')}"
     if kind == "symbol":
-        # the symbol's own name is a title field: boosted so a definition outranks its mentions
-        name = str(p.get("name") or "")
-        parts = [" ".join([name] * NAME_BOOST), p.get("qualified_name", ""), p.get("signature") or "",
+        parts = [str(p.get("name") or ""), p.get("qualified_name", ""), p.get("signature") or "",
                  p.get("doc") or "", " ".join(p.get("decorators") or [])]
         return p.get("qualified_name", path), "\n".join(parts)
     if kind == "diagnostic":
@@ -107,7 +116,7 @@ def _build(records: pl.DataFrame, source: str, day: dt.date) -> IndexBuild:
         if not isinstance(payload, dict):
             payload = {"value": payload}
         title, text = document_text(kind, path, payload)
-        tokens = tokenize(f"{text[:MAX_DOC_CHARS]} {path}")
+        tokens = tokenize(f"{boost_text(kind, payload)} {text[:MAX_DOC_CHARS]} {path}")
         if not tokens:
             continue
         docs["evidence_id"].append(evidence_id)

@@ -165,10 +165,14 @@ def write_partitions(
             raise LakeWriteError(f"{contract.table_id}: a write scoped by '{column}' needs its value; "
                                  "the frame is empty and no scope was given")
         predicate = f"({predicate}) AND {column} IN ({', '.join(_sql_literal(str(v)) for v in values)})"
-    ensure_table(uri, contract, storage_options)
     for attempt in range(1, MAX_COMMIT_ATTEMPTS + 1):
-        table = DeltaTable(uri, storage_options=storage_options)  # the snapshot this attempt replaces
-        guards = partition_guards(table, contract, partitions)
+        try:
+            if attempt == 1:
+                ensure_table(uri, contract, storage_options)
+            table = DeltaTable(uri, storage_options=storage_options)  # the snapshot this attempt replaces
+            guards = partition_guards(table, contract, partitions)
+        except Exception as exc:
+            raise storage_error(uri, exc, storage_options) from exc
         if before_commit is not None and attempt == 1:
             before_commit()
         try:
@@ -196,9 +200,22 @@ def write_partitions(
                     f"{contract.table_id} at {uri}: the stored table's schema does not match the contract "
                     f"(schema_version {contract.schema_version}): {exc}. Migrate the table or write to a new root."
                 ) from exc
-            raise
+            raise storage_error(uri, exc, storage_options) from exc
     table = DeltaTable(uri, storage_options=storage_options)
     return WriteReceipt(uri, _find_version(table, token), df.height, digest, partitions)
+
+
+class LakeStorageError(OSError):
+    """The lake's storage cannot be reached or refuses us (missing bucket, wrong keys, server down)."""
+
+
+def storage_error(uri: str, exc: BaseException, storage_options: dict[str, str] | None) -> LakeStorageError:
+    """A one-line error naming the table URI, with every secret of the storage options redacted."""
+    from core.objects import _redact
+
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return LakeStorageError(f"cannot write {uri}: {type(exc).__name__}: {_redact(first, storage_options)[:400]}. "
+                            "Check that the bucket exists and that EVIDENCE_LAKE_STORAGE_OPTIONS reach it.")
 
 
 def guard_app_id(contract: TableContract, partition: Partition) -> str:

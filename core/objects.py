@@ -29,6 +29,18 @@ class ObjectMissingError(FileNotFoundError):
     """No object with that id in the store."""
 
 
+class ObjectStoreUnreachable(OSError):
+    """The store's bucket or endpoint cannot be used (missing bucket, wrong keys, server down)."""
+
+
+def _redact(text: str, options: dict[str, str] | None) -> str:
+    """Never let a secret from the storage options reach a message."""
+    for key, value in (options or {}).items():
+        if value and len(value) >= 4 and any(w in key.lower() for w in ("secret", "token", "password", "key_id")):
+            text = text.replace(value, "***")
+    return text
+
+
 @dataclass(frozen=True)
 class StoredObject:
     object: str
@@ -102,6 +114,13 @@ class ObjectStore:
         else:
             self._fs, base = filesystem_for(lake_root, storage_options)
             self.root = f"{base.rstrip('/')}/objects/sha256"
+        self._options = storage_options
+
+    def _unreachable(self, action: str, exc: BaseException) -> ObjectStoreUnreachable:
+        return ObjectStoreUnreachable(
+            f"objects store at {self.lake_root.rstrip('/')}/objects: cannot {action}: "
+            f"{_redact(str(exc).strip(), self._options)[:400]}. Check that the bucket exists and that "
+            "EVIDENCE_LAKE_STORAGE_OPTIONS (endpoint, region, keys) reach it.")
 
     def path_for(self, object_id: str) -> str:
         if not _OBJECT_ID.fullmatch(object_id):
@@ -112,7 +131,10 @@ class ObjectStore:
         path = self.path_for(object_id)
         if self.local:
             return os.path.exists(path)
-        return self._fs.get_file_info(path).type == pafs.FileType.File
+        try:
+            return self._fs.get_file_info(path).type == pafs.FileType.File
+        except OSError as exc:
+            raise self._unreachable(f"look up object {object_id}", exc) from exc
 
     def put(self, data: bytes, object_id: str | None = None) -> StoredObject:
         """Store ``data`` unless present; ``object_id`` may be passed when already computed."""
@@ -134,8 +156,11 @@ class ObjectStore:
                     os.unlink(tmp)
                 raise
         else:
-            with self._fs.open_output_stream(path) as out:  # object stores publish on close (no directories)
-                out.write(data)
+            try:
+                with self._fs.open_output_stream(path) as out:  # object stores publish on close (no directories)
+                    out.write(data)
+            except OSError as exc:
+                raise self._unreachable(f"store object {oid}", exc) from exc
         return StoredObject(oid, len(data), crc, written=True)
 
     def flush(self) -> None:
@@ -160,6 +185,8 @@ class ObjectStore:
                     data = src.read()
         except FileNotFoundError as exc:
             raise ObjectMissingError(f"object {object_id} is not in the store ({path})") from exc
+        except OSError as exc:
+            raise self._unreachable(f"read object {object_id}", exc) from exc
         actual = hashlib.sha256(data).hexdigest()
         if actual != object_id:
             raise ObjectCorruptError(

@@ -22,6 +22,7 @@ from core.canonical import canonical_json, content_id
 from core.contracts import REPLAY_RUNS, REPLAY_TASKS
 from core.responders import ResponderError
 from core.search import SearchError, SearchIndex
+from core.tokenize import query_terms
 
 MAX_DERIVED_SYMBOLS = 150
 MAX_DERIVED_SECTIONS = 50
@@ -55,15 +56,23 @@ def _sample(df: pl.DataFrame, id_col: str, n: int) -> pl.DataFrame:
 
 
 def derive_tasks(symbols: pl.DataFrame, sections: pl.DataFrame) -> list[dict]:
+    """Tasks from the partition's own symbols and sections.
+
+    A name or heading with no searchable word (``f``, ``A``, stop words only) gives no task: its
+    query could only match by accident ("where is f defined" searches for "defined").
+    """
     tasks = []
-    picked = _sample(symbols.filter(pl.col("kind") != "module"), "symbol_id", MAX_DERIVED_SYMBOLS)
+    searchable = symbols.filter(pl.col("kind") != "module").filter(
+        pl.col("name").map_elements(lambda n: bool(query_terms(n)), return_dtype=pl.Boolean))
+    picked = _sample(searchable, "symbol_id", MAX_DERIVED_SYMBOLS)
     for symbol_id, name, doc, eid in picked.select("symbol_id", "name", "doc", "evidence_id").iter_rows():
         tasks.append({"query": f"where is {name} defined", "expected_ids": [eid], "expected_terms": [],
                       "origin": "derived_symbol_where", "reference": symbol_id})
         if doc:
             tasks.append({"query": f"what does {name} do", "expected_ids": [eid], "expected_terms": [],
                           "origin": "derived_symbol_what", "reference": symbol_id})
-    with_heading = sections.filter(pl.col("heading").str.strip_chars() != "")
+    with_heading = sections.filter(pl.col("heading_path").map_elements(
+        lambda hp: bool(query_terms(" ".join(hp))), return_dtype=pl.Boolean))
     for path, heading_path, line, eid in _sample(with_heading, "section_id", MAX_DERIVED_SECTIONS).select(
             "path", "heading_path", "line_start", "evidence_id").iter_rows():
         tasks.append({"query": " ".join(heading_path), "expected_ids": [eid], "expected_terms": [],
@@ -156,8 +165,10 @@ def replay_task(task: dict, index: SearchIndex, responder, budgets: Budgets, k: 
            "hit_at_k": False, "reciprocal_rank": 0.0, "outcome": "miss", "detail": None, "started_at": started}
     try:
         hits = index.search(task["query"], k=k)
-    except SearchError as exc:
-        hits, row["detail"] = [], str(exc)
+    except SearchError as exc:  # nothing to search for: the task is at fault, the responder is not asked
+        row.update(outcome="invalid_task", detail=str(exc))
+        row["latency_ms"] = (time.perf_counter() - clock) * 1000
+        return row
     retrieved = [h.evidence_id for h in hits]
     row["retrieved_ids"] = retrieved
     expected = set(task["expected_ids"])

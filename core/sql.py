@@ -2,11 +2,15 @@
 
 Tables are registered as pyarrow datasets (DuckDB cannot load its Delta extension
 offline). After registration, external access is switched off and the configuration
-locked, and only SELECT statements are accepted, so a query can neither change the
-lake nor read or write anything else on the machine.
+locked, and only one SELECT statement is accepted, so a query can neither change the
+lake nor read or write anything else on the machine. The console caps rows (default
+10,000), time (60 s) and memory (2 GB).
 """
 
 from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
 
 import duckdb
 import polars as pl
@@ -43,8 +47,9 @@ class ReadOnlyViolation(ValueError):
     """The query tried to do something other than read the lake."""
 
 
-def open_readonly(root: str, storage_options: dict[str, str] | None = None) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(":memory:")
+def open_readonly(root: str, storage_options: dict[str, str] | None = None,
+                  memory_limit: str = "2GB") -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(":memory:", config={"memory_limit": memory_limit})
     registered = set()
     for layer, name, uri in find_tables(root):
         dataset = DeltaTable(uri, storage_options=storage_options).to_pyarrow_dataset()
@@ -68,6 +73,9 @@ def check_read_only(query: str) -> None:
         raise ReadOnlyViolation(f"cannot parse the query: {exc}") from exc
     if not statements:
         raise ReadOnlyViolation("empty query: give a SELECT statement")
+    if len(statements) > 1:
+        raise ReadOnlyViolation(f"one statement at a time: the query holds {len(statements)} (only the last "
+                                "would be shown); run them one by one")
     for stmt in statements:
         if stmt.type != duckdb.StatementType.SELECT:
             kind = stmt.type.name
@@ -77,13 +85,53 @@ def check_read_only(query: str) -> None:
             )
 
 
+class QueryLimitExceeded(RuntimeError):
+    """The query ran past its time or memory cap; the message says which and how to raise it."""
+
+
+DEFAULT_ROW_LIMIT = 10_000
+DEFAULT_TIMEOUT_S = 60.0
+DEFAULT_MEMORY_LIMIT = "2GB"
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    frame: pl.DataFrame
+    truncated: bool  # more rows than the limit existed; only the first ``limit`` are in ``frame``
+
+
 def run_query(root: str, query: str, storage_options: dict[str, str] | None = None) -> pl.DataFrame:
-    """Run a read-only query and return the result as a polars frame."""
+    """Every row of a read-only query (library use; time and memory caps still apply)."""
+    return run_capped(root, query, storage_options, limit=None).frame
+
+
+def run_capped(root: str, query: str, storage_options: dict[str, str] | None = None,
+               limit: int | None = DEFAULT_ROW_LIMIT, timeout_s: float = DEFAULT_TIMEOUT_S,
+               memory_limit: str = DEFAULT_MEMORY_LIMIT) -> QueryResult:
+    """Run one read-only SELECT with a row limit, a time limit and a memory cap.
+
+    The console is shared with people exploring: a cross join must not take the machine, and
+    a result too long to read is cut with a note rather than printed whole.
+    """
     check_read_only(query)
-    con = open_readonly(root, storage_options)
+    con = open_readonly(root, storage_options, memory_limit)
+    timer = threading.Timer(timeout_s, con.interrupt)
+    timer.start()
     try:
-        return pl.from_arrow(con.sql(query).to_arrow_table())
+        sql = query.strip().rstrip(";")
+        if limit is not None:
+            sql = f"SELECT * FROM ({sql}) AS q LIMIT {int(limit) + 1}"
+        frame = pl.from_arrow(con.sql(sql).to_arrow_table())
     except duckdb.PermissionException as exc:
         raise ReadOnlyViolation(f"refused by the read-only session: {exc}") from exc
+    except duckdb.InterruptException as exc:
+        raise QueryLimitExceeded(f"the query ran longer than {timeout_s:g} s and was stopped; "
+                                 "narrow it, or raise the limit with --timeout") from exc
+    except duckdb.OutOfMemoryException as exc:
+        raise QueryLimitExceeded(f"the query needed more than {memory_limit} of memory and was stopped; "
+                                 "narrow it, or raise the cap with --memory-limit") from exc
     finally:
+        timer.cancel()
         con.close()
+    truncated = limit is not None and frame.height > limit
+    return QueryResult(frame.head(limit) if truncated else frame, truncated)

@@ -71,12 +71,13 @@ class S3Server:
 
 
 @contextlib.contextmanager
-def s3_server(log_dir: Path, port: int | None = None) -> Iterator[S3Server]:
+def s3_server(log_dir: Path, port: int | None = None, env: dict[str, str] | None = None) -> Iterator[S3Server]:
+    """moto's server on 127.0.0.1:``port``; ``env`` adds variables (e.g. moto's auth switch)."""
     port = port or free_port()
     endpoint = f"http://127.0.0.1:{port}"
     log = open(log_dir / f"moto-{port}.log", "wb")  # noqa: SIM115 (closed below)
     proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT)
+                            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
         while True:

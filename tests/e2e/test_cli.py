@@ -257,3 +257,48 @@ def test_replay_and_drift_commands(docs_lake, tmp_path):
     assert "no drift evaluation" in drift and "no earlier day" in drift and not plot.exists()
     bad = run([str(BIN / "evidence-lake"), "replay", "--source", "nope"], docs_lake, check=False)
     assert bad.returncode == 2 and "unknown source 'nope'" in bad.stderr
+
+
+def test_a_warn_check_is_a_warning_and_never_fails_the_run(env, tmp_path):
+    """Issue 16 case 4: README.md beside readme.md (legal on Linux) trips a WARN check only."""
+    docs = tmp_path / "docs"
+    (docs / "README.md").write_text("# Upper\n")
+    (docs / "readme.md").write_text("# Lower\n")
+    proc = run([str(BIN / "evidence-lake"), "run", "--source", "docs"], env, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "1 warned" in proc.stdout and "warning: 1 path_key collisions" in proc.stdout.replace("\n", " ")
+    assert " failed" not in proc.stdout
+
+
+def test_sql_csv_writes_nested_cells_as_canonical_json(docs_lake):
+    """Issue 16 case 5: `--format csv` of a table with list columns is text, not a polars traceback."""
+    proc = run([str(BIN / "evidence-lake"), "sql", "--format", "csv",
+                "select path, heading_path from index_sections order by line_start"], docs_lake)
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "path,heading_path"
+    assert lines[1] == 'guide.md,"[""Guide""]"' and lines[2] == 'guide.md,"[""Guide"",""Part""]"'
+
+
+def test_a_killed_run_does_not_stay_started(env):
+    """Issue 16 case 9: SIGKILL mid-run; the next `run` marks the orphaned run failed."""
+    import signal
+    import time
+
+    import dagster as dg
+
+    proc = subprocess.Popen([str(BIN / "evidence-lake"), "run", "--source", "docs"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    instance = dg.DagsterInstance.from_config(env["DAGSTER_HOME"])
+    deadline = time.monotonic() + 120
+    started = []
+    while not started and time.monotonic() < deadline and proc.poll() is None:
+        started = instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]))
+        time.sleep(0.05)
+    assert started, "the run never reached STARTED"
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=60)
+    assert instance.get_run_by_id(started[0].run_id).status == dg.DagsterRunStatus.STARTED  # what the UI showed
+    rerun = run([str(BIN / "evidence-lake"), "run", "--source", "docs"], env)
+    assert "marked 1 orphaned run(s) failed" in rerun.stderr
+    assert instance.get_run_by_id(started[0].run_id).status == dg.DagsterRunStatus.FAILURE
+    assert not instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]))

@@ -132,3 +132,46 @@ def test_an_unreachable_postgres_is_a_clear_error_naming_the_instance(tmp_path):
     assert "cannot open the Dagster instance" in text and str(port) in text and "dagster.yaml" in text
     assert "hunter2" not in text and "Traceback" not in text
     assert time.perf_counter() - started < 120
+
+
+def test_a_dagster_cli_backfill_runs_through_the_queue_and_the_daemon(postgres, sequential, tmp_path):
+    """`dagster job backfill` enqueues runs (QueuedRunCoordinator); `dagster-daemon` launches each as a process."""
+    url = postgres.new_database()
+    env = _pg_env(tmp_path, url)
+    keys = [f"2024-03-0{i}|repo" for i in (1, 2, 3)]
+    run([str(BIN / "python"), "-c",
+         "import dagster as dg; dg.DagsterInstance.get().add_dynamic_partitions('sources', ['repo'])"], env)
+    log = open(tmp_path / "daemon.log", "wb")  # noqa: SIM115 (closed below)
+    daemon = subprocess.Popen([str(BIN / "dagster-daemon"), "run", "-m", "definitions"], cwd=ROOT, env=env,
+                              stdout=log, stderr=subprocess.STDOUT)
+    try:
+        run([str(BIN / "dagster"), "job", "backfill", "-m", "definitions", "-j", "main_job", "--partitions",
+             ",".join(keys), "--noprompt"], env)
+        queued = _job_runs(postgres, url)
+        assert len(queued) == 3 and set(queued) <= {"QUEUED", "STARTING", "STARTED", "SUCCESS"}, queued
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            statuses = _job_runs(postgres, url)
+            if all(s in ("SUCCESS", "FAILURE", "CANCELED") for s in statuses):
+                break
+            time.sleep(1)
+    finally:
+        daemon.terminate()
+        try:
+            daemon.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            daemon.kill()
+        log.close()
+    assert statuses == ["SUCCESS"] * 3, (statuses, (tmp_path / "daemon.log").read_text()[-3000:])
+    lake = partition_hashes(env["EVIDENCE_LAKE_ROOT"], None)
+    assert lake == {k: v for k, v in sequential.items() if k[2] <= "2024-03-03"}
+
+
+def _job_runs(postgres, url: str) -> list[str]:
+    """Statuses of main_job runs, sorted (the daemon's sensors may add runs of other jobs)."""
+    conn = postgres.connect(url.rsplit("/", 1)[1])
+    with conn.cursor() as cur:
+        cur.execute("SELECT status FROM runs WHERE pipeline_name = 'main_job'")
+        rows = sorted(r[0] for r in cur.fetchall())
+    conn.close()
+    return rows

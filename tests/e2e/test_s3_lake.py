@@ -92,3 +92,58 @@ def test_a_missing_bucket_is_a_clear_error_naming_the_root_and_no_secret(s3, tmp
     assert proc.returncode == 1
     assert "s3://no-such-bucket/el" in text and "bucket" in text.lower()
     assert secret not in text and "Traceback" not in text
+
+
+def test_wrong_credentials_are_a_clear_error_naming_the_root_and_no_secret(tmp_path):
+    """A server that checks signatures (moto with authentication on) refuses unknown keys."""
+    from tests.servers import s3_server
+
+    secret = "wr0ng-s3cr3t-never-printed"
+    with s3_server(tmp_path, env={"INITIAL_NO_AUTH_ACTION_COUNT": "0"}) as strict:
+        root = "s3://locked/el"
+        env = _s3_env(tmp_path / "env", root, strict.options(AWS_ACCESS_KEY_ID="AKIANOTAKEY",
+                                                             AWS_SECRET_ACCESS_KEY=secret))
+        proc = run([str(BIN / "evidence-lake"), "run", "--source", "docs"], env, check=False)
+    text = proc.stdout + proc.stderr
+    assert proc.returncode == 1, text
+    assert root in text and secret not in text and "Traceback" not in text
+
+
+def test_the_s3_server_stopping_mid_run_fails_loudly_and_the_rerun_converges(tmp_path):
+    """Kill the server while a run writes; bring one back on the same port; one plain rerun completes."""
+    import subprocess
+    import time
+
+    from tests.servers import free_port, s3_server
+
+    port = free_port()
+    reference = _make_env(_fresh(tmp_path / "reference"))
+    run([str(BIN / "evidence-lake"), "run", "--source", "kb"], reference)
+    expected = partition_hashes(reference["EVIDENCE_LAKE_ROOT"], None)
+    with s3_server(tmp_path, port=port) as server:
+        bucket = server.new_bucket()
+        options = server.options(timeout="5s", connect_timeout="2s")
+        env = _s3_env(tmp_path / "env", f"s3://{bucket}/el", options)
+        proc = subprocess.Popen([str(BIN / "evidence-lake"), "run", "--source", "kb"], cwd=ROOT, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not _keys(server, bucket):
+            time.sleep(0.05)
+        time.sleep(1.0)  # well inside the run: the first partition is being written
+    out, errout = proc.communicate(timeout=600)
+    assert proc.returncode == 1, out + errout
+    assert "Traceback" not in out and "failed" in out
+    with s3_server(tmp_path, port=port) as server:  # moto keeps no state: the bucket comes back empty
+        server_bucket = bucket
+        import boto3
+
+        boto3.client("s3", endpoint_url=server.endpoint, aws_access_key_id="testing",
+                     aws_secret_access_key="testing", region_name="us-east-1").create_bucket(Bucket=server_bucket)
+        rerun = run([str(BIN / "evidence-lake"), "run", "--source", "kb"], env)
+        assert "failed" not in rerun.stdout
+        assert partition_hashes(f"s3://{bucket}/el", options) == expected
+
+
+def _fresh(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path

@@ -153,3 +153,18 @@ def test_write_then_read_index_partitions_round_trip(tmp_path, stdlib_index):
         write_partitions(str(tmp_path), contract, built.tables[contract.table_id], [("std", DAY)])
     loaded = SearchIndex.load(str(tmp_path))
     assert loaded.search("raw_decode")[0].title == "json.decoder.JSONDecoder.raw_decode"
+
+
+def test_snippets_show_the_evidence_text_not_the_title_boost(stdlib_index):
+    """Issue 16 case 6: the name counts NAME_BOOST times for ranking but appears once in the snippet."""
+    from core.indexing import NAME_BOOST
+
+    index, built = stdlib_index
+    docs = built.tables["index/documents"].filter(pl.col("kind") == "symbol")
+    raw = docs.filter(pl.col("title") == "json.decoder.JSONDecoder.raw_decode").row(0, named=True)
+    assert not raw["snippet"].startswith("raw_decode raw_decode")
+    assert raw["snippet"].startswith("raw_decode json.decoder.JSONDecoder.raw_decode")
+    repeated = [s for s in docs["snippet"] if len(s.split()) > 2 and len(set(s.split()[:3])) == 1]
+    assert repeated == []
+    terms = built.tables["index/terms"].filter(pl.col("evidence_id") == raw["evidence_id"])
+    assert terms.filter(pl.col("term") == "raw_decode")["tf"][0] >= NAME_BOOST  # still boosted in ranking

@@ -76,3 +76,52 @@ def test_failure_outcomes(responder, outcome):
     row = replay_task(TASK, FakeIndex(_hits(5)), responder, Budgets())
     assert row["outcome"] == outcome and row["detail"]
     assert row["grounded"] is (outcome == "budget_exceeded")
+
+
+class RecordingResponder:
+    """A real responder that remembers whether it was asked."""
+
+    name = "recording"
+
+    def __init__(self):
+        self.calls = 0
+        self.inner = ExtractiveResponder()
+
+    def respond(self, query, items):
+        self.calls += 1
+        return self.inner.respond(query, items)
+
+
+def test_a_task_with_no_searchable_words_is_invalid_and_the_responder_is_not_asked():
+    """Issue 16 case 7, authored side: "what does f do" is stop words and one letter."""
+    import polars as pl
+
+    from core.search import SearchIndex
+
+    part = {"source": ["s"], "day": [dt.date(2026, 1, 1)]}
+    index = SearchIndex(pl.DataFrame({"term": ["lake"], "evidence_id": ["e" * 64], "tf": [1], **part}),
+                        pl.DataFrame({"evidence_id": ["e" * 64], "kind": ["section"], "path": ["a.md"], "line": [0],
+                                      "title": ["Lake"], "snippet": ["lake"], "doc_len": [1], **part}),
+                        pl.DataFrame({"term": ["lake"], "df": [1]}), [("s", dt.date(2026, 1, 1))])
+    responder = RecordingResponder()
+    row = replay_task({"task_id": "b" * 64, "query": "what does f do", "expected_ids": ["e" * 64]}, index,
+                      responder, Budgets())
+    assert row["outcome"] == "invalid_task" and "no searchable words" in row["detail"]
+    assert responder.calls == 0 and row["retrieved_ids"] == [] and not row["grounded"]
+
+
+def test_derived_tasks_never_have_a_query_without_searchable_words():
+    """Issue 16 case 7, derived side: a symbol named `f` gives no "where is f defined" task."""
+    import polars as pl
+
+    from core.replay import derive_tasks
+    from core.tokenize import query_terms
+
+    symbols = pl.DataFrame({"symbol_id": ["@s/m.f", "@s/m.checksum"], "kind": ["function", "function"],
+                            "name": ["f", "checksum"], "doc": ["Do it.", "Sum the bytes."],
+                            "evidence_id": ["1" * 64, "2" * 64]})
+    sections = pl.DataFrame({"section_id": ["x" * 64], "path": ["a.md"], "heading": ["A"], "heading_path": [["A"]],
+                             "line_start": [0], "evidence_id": ["3" * 64]})
+    tasks = derive_tasks(symbols, sections)
+    assert tasks and all(query_terms(t["query"]) for t in tasks)  # heading "A" gives none either
+    assert {t["reference"] for t in tasks} == {"@s/m.checksum"}
