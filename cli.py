@@ -202,7 +202,7 @@ def _root_cause(error) -> str:
     while error is not None and error.cause is not None:
         error = error.cause
     text = (error.message if error else "").strip()
-    return text.splitlines()[0][:400] if text else "run failed; open it in `dagster dev` for the full log"
+    return text.splitlines()[0][:800] if text else "run failed; open it in `dagster dev` for the full log"
 
 
 def _run_partitions(plan: list[tuple[str, dt.date]], kinds: dict[str, str], label: str,

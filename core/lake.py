@@ -172,7 +172,7 @@ def write_partitions(
             table = DeltaTable(uri, storage_options=storage_options)  # the snapshot this attempt replaces
             guards = partition_guards(table, contract, partitions)
         except Exception as exc:
-            raise storage_error(uri, exc, storage_options) from exc
+            raise storage_error(uri, exc, storage_options) from None  # its text is in the message
         if before_commit is not None and attempt == 1:
             before_commit()
         try:
@@ -200,7 +200,7 @@ def write_partitions(
                     f"{contract.table_id} at {uri}: the stored table's schema does not match the contract "
                     f"(schema_version {contract.schema_version}): {exc}. Migrate the table or write to a new root."
                 ) from exc
-            raise storage_error(uri, exc, storage_options) from exc
+            raise storage_error(uri, exc, storage_options) from None  # its text is in the message
     table = DeltaTable(uri, storage_options=storage_options)
     return WriteReceipt(uri, _find_version(table, token), df.height, digest, partitions)
 
@@ -213,9 +213,9 @@ def storage_error(uri: str, exc: BaseException, storage_options: dict[str, str] 
     """A one-line error naming the table URI, with every secret of the storage options redacted."""
     from core.objects import _redact
 
-    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-    return LakeStorageError(f"cannot write {uri}: {type(exc).__name__}: {_redact(first, storage_options)[:400]}. "
-                            "Check that the bucket exists and that EVIDENCE_LAKE_STORAGE_OPTIONS reach it.")
+    cause = " ".join(_redact(str(exc), storage_options).split())[:400] or type(exc).__name__
+    return LakeStorageError(f"cannot write {uri}. Check that the bucket exists and that "
+                            f"EVIDENCE_LAKE_STORAGE_OPTIONS reach it. Cause: {type(exc).__name__}: {cause}")
 
 
 def guard_app_id(contract: TableContract, partition: Partition) -> str:

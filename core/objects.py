@@ -117,10 +117,10 @@ class ObjectStore:
         self._options = storage_options
 
     def _unreachable(self, action: str, exc: BaseException) -> ObjectStoreUnreachable:
+        cause = " ".join(_redact(str(exc), self._options).split())[:400]
         return ObjectStoreUnreachable(
-            f"objects store at {self.lake_root.rstrip('/')}/objects: cannot {action}: "
-            f"{_redact(str(exc).strip(), self._options)[:400]}. Check that the bucket exists and that "
-            "EVIDENCE_LAKE_STORAGE_OPTIONS (endpoint, region, keys) reach it.")
+            f"objects store at {self.lake_root.rstrip('/')}/objects: cannot {action}. Check that the bucket "
+            f"exists and that EVIDENCE_LAKE_STORAGE_OPTIONS (endpoint, region, keys) reach it. Cause: {cause}")
 
     def path_for(self, object_id: str) -> str:
         if not _OBJECT_ID.fullmatch(object_id):
@@ -134,7 +134,7 @@ class ObjectStore:
         try:
             return self._fs.get_file_info(path).type == pafs.FileType.File
         except OSError as exc:
-            raise self._unreachable(f"look up object {object_id}", exc) from exc
+            raise self._unreachable(f"look up object {object_id}", exc) from None  # its text is in the message
 
     def put(self, data: bytes, object_id: str | None = None) -> StoredObject:
         """Store ``data`` unless present; ``object_id`` may be passed when already computed."""
@@ -160,7 +160,7 @@ class ObjectStore:
                 with self._fs.open_output_stream(path) as out:  # object stores publish on close (no directories)
                     out.write(data)
             except OSError as exc:
-                raise self._unreachable(f"store object {oid}", exc) from exc
+                raise self._unreachable(f"store object {oid}", exc) from None  # its text is in the message
         return StoredObject(oid, len(data), crc, written=True)
 
     def flush(self) -> None:
@@ -186,7 +186,7 @@ class ObjectStore:
         except FileNotFoundError as exc:
             raise ObjectMissingError(f"object {object_id} is not in the store ({path})") from exc
         except OSError as exc:
-            raise self._unreachable(f"read object {object_id}", exc) from exc
+            raise self._unreachable(f"read object {object_id}", exc) from None  # its text is in the message
         actual = hashlib.sha256(data).hexdigest()
         if actual != object_id:
             raise ObjectCorruptError(

@@ -90,7 +90,8 @@ def test_a_missing_bucket_is_a_clear_error_naming_the_root_and_no_secret(s3, tmp
     proc = run([str(BIN / "evidence-lake"), "run", "--source", "docs"], env, check=False)
     text = proc.stdout + proc.stderr
     assert proc.returncode == 1
-    assert "s3://no-such-bucket/el" in text and "bucket" in text.lower()
+    flat = " ".join(text.split())
+    assert "objects store at s3://no-such-bucket/el/objects: cannot" in flat and "NO_SUCH_BUCKET" in flat
     assert secret not in text and "Traceback" not in text
 
 
@@ -106,7 +107,9 @@ def test_wrong_credentials_are_a_clear_error_naming_the_root_and_no_secret(tmp_p
         proc = run([str(BIN / "evidence-lake"), "run", "--source", "docs"], env, check=False)
     text = proc.stdout + proc.stderr
     assert proc.returncode == 1, text
-    assert root in text and secret not in text and "Traceback" not in text
+    flat = " ".join(text.split())
+    assert f"objects store at {root}/objects: cannot" in flat and "ACCESS_DENIED" in flat
+    assert secret not in text and "Traceback" not in text
 
 
 def test_the_s3_server_stopping_mid_run_fails_loudly_and_the_rerun_converges(tmp_path):
