@@ -31,7 +31,7 @@ postgres-tools:
 ## The tests start and stop their own servers (moto S3, PostgreSQL) on 127.0.0.1.
 test: $(STAMP) postgres-tools
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -22,9 +22,19 @@ class TableInfo:
         return f"{self.layer}_{self.name}"
 
 
-def find_tables(root: str) -> list[tuple[str, str, str]]:
-    """(layer, name, uri) of every Delta table two levels under a local ``root``, sorted."""
+def find_tables(root: str, storage_options: dict[str, str] | None = None) -> list[tuple[str, str, str]]:
+    """(layer, name, uri) of every Delta table two levels under ``root``, sorted.
+
+    A local root is listed (any table counts); an object-store root has no cheap listing of
+    folders, so each contract's table is probed instead.
+    """
+    if "://" in root and not root.startswith("file://"):
+        from core.contracts import CONTRACTS
+
+        probes = [(c.layer, c.name, f"{root.rstrip('/')}/{c.layer}/{c.name}") for c in CONTRACTS.values()]
+        return sorted(p for p in probes if DeltaTable.is_deltatable(p[2], storage_options=storage_options))
     found = []
+    root = root.removeprefix("file://")
     if not os.path.isdir(root):
         return found
     for layer in sorted(os.listdir(root)):
@@ -40,7 +50,7 @@ def find_tables(root: str) -> list[tuple[str, str, str]]:
 
 def describe_tables(root: str, storage_options: dict[str, str] | None = None) -> list[TableInfo]:
     out = []
-    for layer, name, uri in find_tables(root):
+    for layer, name, uri in find_tables(root, storage_options):
         table = DeltaTable(uri, storage_options=storage_options)
         actions = table.get_add_actions(flatten=True)
         rows = sum(v for v in actions.column("num_records").to_pylist() if v is not None)

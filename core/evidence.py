@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field
@@ -173,13 +174,35 @@ class _Builder:
         return out[0], out[1]
 
 
+def intact(prior: pl.DataFrame) -> pl.Series:
+    """Per row: do payload_sha256, payload_crc32 and evidence_id still match the payload?
+
+    Reuse copies rows forward; a row tampered with (or rotted) in storage must be extracted
+    again, never carried into the next partition. Costs one sha256 + crc32 per reused row.
+    """
+    ok = []
+    for source, path, kind, locator, payload, sha, crc, version, eid in prior.select(
+            "source", "path", "kind", "locator", "payload", "payload_sha256", "payload_crc32",
+            "extractor_version", "evidence_id").iter_rows():
+        data = payload.encode("utf-8")
+        digest = hashlib.sha256(data).hexdigest()
+        good = digest == sha and (zlib.crc32(data) & 0xFFFFFFFF) == crc
+        if good:
+            try:
+                good = evidence_id(source, path, kind, json.loads(locator), digest, version) == eid
+            except ValueError:
+                good = False
+        ok.append(good)
+    return pl.Series("intact", ok, dtype=pl.Boolean)
+
+
 def reusable_keys(prior: pl.DataFrame) -> pl.DataFrame:
-    """(object, path) pairs whose earlier records were all made by the current extractor versions."""
+    """(object, path) pairs whose earlier records are all intact and made by the current extractor versions."""
     if prior.height == 0:
         return pl.DataFrame(schema={"object": pl.Utf8, "path": pl.Utf8})
     current = pl.DataFrame({"extractor": list(EXTRACTOR_VERSIONS), "current": list(EXTRACTOR_VERSIONS.values())})
-    flagged = prior.join(current, on="extractor", how="left").with_columns(
-        (pl.col("extractor_version") == pl.col("current")).fill_null(False).alias("ok"))
+    flagged = prior.with_columns(intact(prior)).join(current, on="extractor", how="left").with_columns(
+        ((pl.col("extractor_version") == pl.col("current")).fill_null(False) & pl.col("intact")).alias("ok"))
     return flagged.group_by("object", "path").agg(pl.col("ok").all()).filter(pl.col("ok")).select("object", "path")
 
 

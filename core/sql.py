@@ -51,7 +51,7 @@ def open_readonly(root: str, storage_options: dict[str, str] | None = None,
                   memory_limit: str = "2GB") -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(":memory:", config={"memory_limit": memory_limit})
     registered = set()
-    for layer, name, uri in find_tables(root):
+    for layer, name, uri in find_tables(root, storage_options):
         dataset = DeltaTable(uri, storage_options=storage_options).to_pyarrow_dataset()
         con.register(f"{layer}_{name}", dataset)
         registered.add(f"{layer}_{name}")

@@ -107,8 +107,9 @@ def test_dagster_cli_materialises_five_past_git_days(env):
     ]
 
 
-def test_evidence_lake_run_tables_and_sql(env):
-    proc = run([str(BIN / "evidence-lake"), "run"], env)
+@pytest.mark.xdist_group("main_run")
+def test_evidence_lake_run_tables_and_sql(main_run):
+    env, proc = main_run
     out = proc.stdout
     for table in ("raw/snapshot_files", "raw/snapshots", "evidence/records", "evidence/rejects", "index/terms"):
         assert table in out

@@ -37,17 +37,16 @@ def _keys(s3, bucket: str) -> list[str]:
         token = page["NextContinuationToken"]
 
 
-def test_main_job_on_s3_passes_every_check_and_equals_the_local_lake(s3, tmp_path):
+@pytest.mark.xdist_group("main_run")
+def test_main_job_on_s3_passes_every_check_and_equals_the_local_lake(s3, main_run, tmp_path):
     bucket = s3.new_bucket()
     root, options = f"s3://{bucket}/el", s3.options()
     s3_env = _s3_env(tmp_path / "on_s3", root, options)
-    (tmp_path / "local").mkdir()
-    local_env = _make_env(tmp_path / "local")
+    local_env, _ = main_run  # the same sources, run on a local lake
 
     out = run([str(BIN / "evidence-lake"), "run"], s3_env).stdout
     assert out.count(f"{check_count()} passed") == 5, out  # docs, repo, kb today + 2 catch-up days
     assert "failed" not in out
-    run([str(BIN / "evidence-lake"), "run"], local_env)
 
     on_s3 = partition_hashes(root, options)
     local = partition_hashes(local_env["EVIDENCE_LAKE_ROOT"], None)
@@ -112,7 +111,8 @@ def test_wrong_credentials_are_a_clear_error_naming_the_root_and_no_secret(tmp_p
     assert secret not in text and "Traceback" not in text
 
 
-def test_the_s3_server_stopping_mid_run_fails_loudly_and_the_rerun_converges(tmp_path):
+@pytest.mark.xdist_group("main_run")
+def test_the_s3_server_stopping_mid_run_fails_loudly_and_the_rerun_converges(main_run, tmp_path):
     """Kill the server while a run writes; bring one back on the same port; one plain rerun completes."""
     import subprocess
     import time
@@ -120,9 +120,7 @@ def test_the_s3_server_stopping_mid_run_fails_loudly_and_the_rerun_converges(tmp
     from tests.servers import free_port, s3_server
 
     port = free_port()
-    reference = _make_env(_fresh(tmp_path / "reference"))
-    run([str(BIN / "evidence-lake"), "run", "--source", "kb"], reference)
-    expected = partition_hashes(reference["EVIDENCE_LAKE_ROOT"], None)
+    expected = {k: v for k, v in partition_hashes(main_run[0]["EVIDENCE_LAKE_ROOT"], None).items() if k[1] == "kb"}
     with s3_server(tmp_path, port=port) as server:
         bucket = server.new_bucket()
         options = server.options(timeout="5s", connect_timeout="2s")
@@ -145,8 +143,3 @@ def test_the_s3_server_stopping_mid_run_fails_loudly_and_the_rerun_converges(tmp
         rerun = run([str(BIN / "evidence-lake"), "run", "--source", "kb"], env)
         assert "failed" not in rerun.stdout
         assert partition_hashes(f"s3://{bucket}/el", options) == expected
-
-
-def _fresh(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    return path
