@@ -31,7 +31,10 @@ postgres-tools:
 ## The tests start and stop their own servers (moto S3, PostgreSQL) on 127.0.0.1.
 test: $(STAMP) postgres-tools
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
+	@# Test lakes and instances live in RAM (tmpfs) when there is one: sqlite and Delta commits fsync.
+	tmp=$$(mktemp -d -p /dev/shm evidence-lake-tests.XXXXXX 2>/dev/null || mktemp -d); \
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup --basetemp=$$tmp/pytest --durations=15; \
+	status=$$?; rm -rf $$tmp; exit $$status
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -397,15 +397,42 @@ def _load_sources():
         raise SystemExit(2) from exc
 
 
-def _stream_catch_up(source, today: dt.date) -> list[dt.date]:
-    """Days of a jsonl source that have events but no snapshot partition yet."""
-    from core.contracts import SNAPSHOTS
-    from core.lake import list_partitions, storage_options_from_env
-    from core.readers.jsonl import days_with_events
+def _stream_catch_up(instance, source, today: dt.date) -> dict[dt.date, str]:
+    """Days of a jsonl source to (re)materialise, each with the reason.
 
-    done = {d for s, d in list_partitions(lake_root(), SNAPSHOTS, storage_options_from_env()) if s == source.name}
-    days = days_with_events(str(source.path), source.event_time_field, source.max_file_bytes)
-    return [d for d in days if d not in done and d != today]
+    A day is done when the newest main_job run of its partition succeeded (every asset written,
+    every blocking check passed) and its lines are still the ones it was built from: a run killed
+    after its first commit, or a line appended later with that day's event time, makes it due.
+    """
+    from core.contracts import SNAPSHOT_FILES
+    from core.lake import read_partitions, storage_options_from_env
+    from core.readers.jsonl import day_fingerprints
+
+    now, untimed = day_fingerprints(str(source.path), source.event_time_field, source.max_file_bytes)
+    due = {d: "never completed" for d in sorted(now) if d != today and not _completed(instance, source.name, d)}
+    done = [d for d in sorted(now) if d != today and d not in due]
+    stored = read_partitions(lake_root(), SNAPSHOT_FILES, [(source.name, d) for d in done],
+                             storage_options_from_env()).filter(pl.col("status") == "stored")
+    recorded: dict[dt.date, dict[str, str]] = {}
+    for day, path, obj in stored.select("day", "path", "object").iter_rows():
+        recorded.setdefault(day, {})[path] = obj
+    for day in done:
+        want, have = {**now[day], **untimed}, recorded.get(day, {})
+        changed = sorted(p for p in set(want) | set(have) if want.get(p) != have.get(p))
+        if changed:
+            due[day] = f"lines changed since it was built ({len(changed)} file(s), e.g. {changed[0]})"
+    return dict(sorted(due.items()))
+
+
+def _completed(instance, source: str, day: dt.date) -> bool:
+    import dagster as dg
+
+    from assets.partitions import partition_key
+
+    runs = instance.get_runs(filters=dg.RunsFilter(job_name="main_job",
+                                                   tags={"dagster/partition": str(partition_key(source, day))}),
+                             limit=1)
+    return bool(runs) and runs[0].status == dg.DagsterRunStatus.SUCCESS
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -420,13 +447,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         err.print(f"[red]error:[/] unknown source(s) {unknown}; declared: {sorted(sources)}")
         return 2
     plan = [(s, day) for s in names]
-    if args.day is None:  # a stream's past days are deterministic: catch up on the ones never materialised
+    if args.day is None:  # a stream's past days are deterministic: catch up on the ones never completed
+        instance = _instance(names)
         for name in names:
             if sources[name].kind == "jsonl":
-                extra = _stream_catch_up(sources[name], today)
-                if extra:
-                    err.print(f"{name}: catching up {len(extra)} day(s) with events: {extra[0]} .. {extra[-1]}")
-                plan.extend((name, d) for d in extra)
+                due = _stream_catch_up(instance, sources[name], today)
+                if due:
+                    err.print(f"{name}: catching up {len(due)} day(s): " +
+                              "; ".join(f"{d} ({why})" for d, why in list(due.items())[:5]) +
+                              (f"; and {len(due) - 5} more" if len(due) > 5 else ""))
+                plan.extend((name, d) for d in due)
     outcomes = _run_partitions(sorted(plan, key=lambda p: (p[0], p[1])), {s: c.kind for s, c in sources.items()},
                                "run", args.parallel)
     _print_summary(outcomes)
@@ -483,6 +513,8 @@ def cmd_sql(args: argparse.Namespace) -> int:
             console.print(str(df))
     if result.truncated:
         err.print(f"[yellow]showing the first {df.height} rows; --limit N or --no-limit for more[/]")
+    for problem in result.unreadable:
+        err.print(f"[yellow]left out: {problem}[/]")
     return 0
 
 
@@ -490,17 +522,21 @@ def cmd_tables(args: argparse.Namespace) -> int:
     from core.catalog import describe_tables
     from core.lake import storage_options_from_env
 
-    infos = describe_tables(lake_root(), storage_options_from_env())
+    unreadable: list[str] = []
+    infos = describe_tables(lake_root(), storage_options_from_env(), unreadable)
+    for problem in unreadable:
+        err.print(f"[red]unreadable:[/] {problem}")
     if not infos:
-        console.print(f"no tables under {lake_root()} yet: run `evidence-lake run` first")
-        return 0
+        if not unreadable:
+            console.print(f"no tables under {lake_root()} yet: run `evidence-lake run` first")
+        return 2 if unreadable else 0
     table = Table(title=f"Tables in {lake_root()}")
     for col in ("table", "sql view", "delta version", "rows", "files"):
         table.add_column(col, justify="right" if col in ("delta version", "rows", "files") else "left")
     for info in infos:
         table.add_row(f"{info.layer}/{info.name}", info.view_name, str(info.version), str(info.rows), str(info.files))
     console.print(table)
-    return 0
+    return 2 if unreadable else 0
 
 
 def cmd_gen_corpus(args: argparse.Namespace) -> int:

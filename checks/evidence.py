@@ -25,14 +25,17 @@ FILES_KEY = dg.AssetKey(SNAPSHOT_FILES.asset_key)
                 description="Recompute payload_sha256 and payload_crc32 of every row from its payload bytes.")
 def evidence_records_crc(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> dg.AssetCheckResult:
     partition = current_partition(context)
-    rows = lake.read(EVIDENCE_RECORDS, [partition]).select("evidence_id", "payload", "payload_sha256", "payload_crc32")
+    rows = lake.read(EVIDENCE_RECORDS, [partition]).select("evidence_id", "path", "payload", "payload_sha256",
+                                                           "payload_crc32")
     bad = []
-    for eid, payload, sha, crc in rows.iter_rows():
+    for eid, path, payload, sha, crc in rows.iter_rows():
         data = payload.encode("utf-8")
         if hashlib.sha256(data).hexdigest() != sha or (zlib.crc32(data) & 0xFFFFFFFF) != crc:
-            bad.append({"evidence_id": eid, "payload_sha256": sha, "payload_crc32": crc})
+            bad.append({"evidence_id": eid, "path": path, "payload_sha256": sha, "payload_crc32": crc})
+    first = f"; first: evidence {bad[0]['evidence_id']} of {bad[0]['path']}" if bad else ""
     return dg.AssetCheckResult(
-        passed=not bad, description=f"{len(bad)} of {rows.height} payloads do not match their hashes" if bad else None,
+        passed=not bad, description=(f"{len(bad)} of {rows.height} payloads in {partition[0]}/{partition[1]} do not "
+                                     f"match their hashes{first}") if bad else None,
         metadata={"rows_verified": rows.height, "failures": md_table(bad)},
     )
 

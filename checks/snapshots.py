@@ -59,7 +59,10 @@ def snapshot_files_crc(context: dg.AssetCheckExecutionContext, lake: LakeResourc
             b["referenced_by"] = ", ".join(refs.get(b["object"], []))
     return dg.AssetCheckResult(
         passed=not bad,
-        description=None if not bad else f"{len(bad)} of {files.height} stored objects fail verification",
+        description=None if not bad else (
+            f"{len(bad)} of {files.height} stored objects fail verification in {partition[0]}/{partition[1]}; "
+            f"first: path {bad[0]['path']}, object {bad[0]['object']} (referenced by "
+            f"{bad[0]['referenced_by']}): {bad[0]['problem']}"),
         metadata={"objects_verified": files.height, "failures": md_table(bad)},
     )
 

@@ -48,10 +48,19 @@ def find_tables(root: str, storage_options: dict[str, str] | None = None) -> lis
     return found
 
 
-def describe_tables(root: str, storage_options: dict[str, str] | None = None) -> list[TableInfo]:
+def describe_tables(root: str, storage_options: dict[str, str] | None = None,
+                    unreadable: list[str] | None = None) -> list[TableInfo]:
+    """Version, rows and files of each readable table; ``unreadable`` collects why the others are not."""
+    from core.lake import LakeReadError, open_delta
+
     out = []
     for layer, name, uri in find_tables(root, storage_options):
-        table = DeltaTable(uri, storage_options=storage_options)
+        try:
+            table = open_delta(uri, storage_options, name=f"{layer}/{name}")
+        except LakeReadError as exc:
+            if unreadable is not None:
+                unreadable.append(str(exc))
+            continue
         actions = table.get_add_actions(flatten=True)
         rows = sum(v for v in actions.column("num_records").to_pylist() if v is not None)
         out.append(TableInfo(layer, name, uri, table.version(), rows, actions.num_rows))

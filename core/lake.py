@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import polars as pl
 from deltalake import CommitProperties, DeltaTable, Transaction, WriterProperties, write_deltalake
-from deltalake.exceptions import CommitFailedError, TableNotFoundError
+from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
 from core.content_hash import content_hash
 from core.contracts import TableContract
@@ -276,11 +276,43 @@ def _broken_data_file(table: DeltaTable) -> str | None:
 def open_table(
     root: str, contract: TableContract, storage_options: dict[str, str] | None = None, version: int | None = None
 ) -> DeltaTable | None:
-    uri = table_uri(root, contract)
+    """The table (None when absent); a log that cannot be read raises LakeReadError naming the table."""
+    return open_delta(table_uri(root, contract), storage_options, version, contract.table_id)
+
+
+def open_delta(uri: str, storage_options: dict[str, str] | None = None, version: int | None = None,
+               name: str | None = None) -> DeltaTable | None:
+    """``DeltaTable(uri)``, or None when there is no table, or LakeReadError (never a Rust backtrace)."""
     try:
         return DeltaTable(uri, version=version, storage_options=storage_options)
     except TableNotFoundError:
         return None
+    except DeltaError as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        culprit = _broken_log_file(uri)
+        where = f"; damaged commit file: {culprit}" if culprit else ""
+        raise LakeReadError(
+            f"cannot read the Delta log of {name or uri} at {uri}{where}: {first[:300]}. The other tables are not "
+            "affected. Restore the file from a backup, or move it away and re-materialise the partitions its "
+            "commit wrote (`evidence-lake backfill`)."
+        ) from None
+
+
+def _broken_log_file(uri: str) -> str | None:
+    """The first ``_delta_log/*.json`` of a local table that is not valid JSON lines, if any."""
+    log = os.path.join(uri.removeprefix("file://"), "_delta_log")
+    if "://" in uri.removeprefix("file://") or not os.path.isdir(log):
+        return None
+    for name in sorted(n for n in os.listdir(log) if n.endswith(".json")):
+        path = os.path.join(log, name)
+        try:
+            with open(path, encoding="utf-8") as handle:
+                for line in handle:
+                    if line.strip():
+                        json.loads(line)
+        except (ValueError, OSError):
+            return path
+    return None
 
 
 def read_partitions(

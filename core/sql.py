@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import duckdb
 import polars as pl
-from deltalake import DeltaTable
 
 from core.catalog import find_tables
+from core.lake import LakeReadError, open_delta
 
 # The query model (codebatch's questions), answerable from the tables alone. Each view is created
 # when the tables it reads exist.
@@ -47,13 +47,19 @@ class ReadOnlyViolation(ValueError):
     """The query tried to do something other than read the lake."""
 
 
-def open_readonly(root: str, storage_options: dict[str, str] | None = None,
-                  memory_limit: str = "2GB") -> duckdb.DuckDBPyConnection:
+def open_readonly(root: str, storage_options: dict[str, str] | None = None, memory_limit: str = "2GB",
+                  unreadable: list[str] | None = None) -> duckdb.DuckDBPyConnection:
+    """A locked DuckDB session with every readable table as a view; ``unreadable`` collects why others are not."""
     con = duckdb.connect(":memory:", config={"memory_limit": memory_limit})
     registered = set()
     for layer, name, uri in find_tables(root, storage_options):
-        dataset = DeltaTable(uri, storage_options=storage_options).to_pyarrow_dataset()
-        con.register(f"{layer}_{name}", dataset)
+        try:
+            table = open_delta(uri, storage_options, name=f"{layer}/{name}")
+        except LakeReadError as exc:  # one damaged table must not hide the others
+            if unreadable is not None:
+                unreadable.append(str(exc))
+            continue
+        con.register(f"{layer}_{name}", table.to_pyarrow_dataset())
         registered.add(f"{layer}_{name}")
     for view, (needs, sql) in QUERY_VIEWS.items():
         if set(needs) <= registered:
@@ -98,6 +104,7 @@ DEFAULT_MEMORY_LIMIT = "2GB"
 class QueryResult:
     frame: pl.DataFrame
     truncated: bool  # more rows than the limit existed; only the first ``limit`` are in ``frame``
+    unreadable: tuple[str, ...] = ()  # tables left out of the session, each with its reason
 
 
 def run_query(root: str, query: str, storage_options: dict[str, str] | None = None) -> pl.DataFrame:
@@ -114,7 +121,8 @@ def run_capped(root: str, query: str, storage_options: dict[str, str] | None = N
     a result too long to read is cut with a note rather than printed whole.
     """
     check_read_only(query)
-    con = open_readonly(root, storage_options, memory_limit)
+    unreadable: list[str] = []
+    con = open_readonly(root, storage_options, memory_limit, unreadable)
     timer = threading.Timer(timeout_s, con.interrupt)
     timer.start()
     try:
@@ -124,6 +132,10 @@ def run_capped(root: str, query: str, storage_options: dict[str, str] | None = N
         frame = pl.from_arrow(con.sql(sql).to_arrow_table())
     except duckdb.PermissionException as exc:
         raise ReadOnlyViolation(f"refused by the read-only session: {exc}") from exc
+    except duckdb.CatalogException as exc:
+        if unreadable:  # the table asked for may be the damaged one: say so, not only "does not exist"
+            raise duckdb.CatalogException(f"{exc}\n" + "\n".join(unreadable)) from exc
+        raise
     except duckdb.InterruptException as exc:
         raise QueryLimitExceeded(f"the query ran longer than {timeout_s:g} s and was stopped; "
                                  "narrow it, or raise the limit with --timeout") from exc
@@ -134,4 +146,4 @@ def run_capped(root: str, query: str, storage_options: dict[str, str] | None = N
         timer.cancel()
         con.close()
     truncated = limit is not None and frame.height > limit
-    return QueryResult(frame.head(limit) if truncated else frame, truncated)
+    return QueryResult(frame.head(limit) if truncated else frame, truncated, tuple(unreadable))

@@ -10,6 +10,7 @@ they were and provenance points at the real line of the real file.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Iterator
 
 import orjson
@@ -114,3 +115,30 @@ def days_with_events(root: str, field: str, max_file_bytes: int) -> list[dt.date
         if entry.status == "stored" and entry.data:
             days.update(d for d in (line_day(line, field) for line in split_lines(entry.data)) if d is not None)
     return sorted(days)
+
+
+def day_fingerprints(root: str, field: str, max_file_bytes: int) -> tuple[dict[dt.date, dict[str, str]], dict[str, str]]:
+    """What each day's partition would hold now, as {day: {path: sha256 of that day's lines}}.
+
+    The second value holds files without any timed line ({path: sha256 of the file}): those
+    belong whole to whichever day is materialised. Comparing these with the objects recorded in
+    ``raw/snapshot_files`` finds days whose lines changed since they were materialised (late or
+    rewritten lines), without reading any partition's evidence.
+    """
+    days: dict[dt.date, dict[str, str]] = {}
+    untimed: dict[str, str] = {}
+    for entry in walk_tree(root, max_file_bytes, suffix=".jsonl"):
+        if entry.status != "stored" or not entry.data:
+            continue
+        lines = split_lines(entry.data)
+        known = [line_day(line, field) for line in lines]
+        if all(d is None for d in known):
+            untimed[entry.path] = hashlib.sha256(entry.data).hexdigest()
+            continue
+        assigned = assign_days(known, default=dt.date.min)  # unused: some line has a day
+        by_day: dict[dt.date, list[bytes]] = {}
+        for line, day in zip(lines, assigned, strict=True):
+            by_day.setdefault(day, []).append(line)
+        for day, day_lines in by_day.items():
+            days.setdefault(day, {})[entry.path] = hashlib.sha256(b"".join(day_lines)).hexdigest()
+    return days, untimed

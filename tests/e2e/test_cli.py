@@ -303,3 +303,70 @@ def test_a_killed_run_does_not_stay_started(env):
     assert "marked 1 orphaned run(s) failed" in rerun.stderr
     assert instance.get_run_by_id(started[0].run_id).status == dg.DagsterRunStatus.FAILURE
     assert not instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]))
+
+
+def test_a_truncated_delta_log_names_the_table_and_file_and_the_rest_stays_readable(env):
+    """Issue 16 case 11: one damaged commit file; no Rust backtrace, every other table still answers."""
+    run([str(BIN / "evidence-lake"), "run", "--source", "docs"], env)
+    log = Path(env["EVIDENCE_LAKE_ROOT"]) / "evidence" / "records" / "_delta_log"
+    newest = sorted(log.glob("*.json"))[-1]
+    newest.write_bytes(newest.read_bytes()[: newest.stat().st_size // 2])
+    ok = run([str(BIN / "evidence-lake"), "sql", "--format", "json", "select count(*) as n from raw_snapshots"], env)
+    assert json.loads(ok.stdout) == {"n": 1}
+    said = " ".join(ok.stderr.split())
+    assert "left out: cannot read the Delta log of evidence/records" in said and newest.name in said
+    bad = run([str(BIN / "evidence-lake"), "sql", "select * from evidence_records"], env, check=False)
+    assert bad.returncode == 2 and "cannot read the Delta log of evidence/records" in " ".join(bad.stderr.split())
+    tables = run([str(BIN / "evidence-lake"), "tables"], env, check=False)
+    assert tables.returncode == 2 and "raw/snapshots" in tables.stdout and "evidence/records" in tables.stderr
+    for proc in (ok, bad, tables):
+        assert "Traceback" not in proc.stderr and "<unknown>" not in proc.stderr
+
+
+@pytest.mark.xdist_group("main_run")
+def test_a_kill_during_a_catch_up_day_is_retried_by_the_next_plain_run(main_run, tmp_path):
+    """Issue 16 case 8: killed after a day's snapshot committed and before its downstream commits."""
+    import signal
+    import time
+
+    from core.contracts import SNAPSHOTS
+    from core.lake import list_partitions
+    from tests.helpers import partition_hashes
+
+    env = _make_env(tmp_path)
+    proc = subprocess.Popen([str(BIN / "evidence-lake"), "run", "--source", "kb"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    lake = env["EVIDENCE_LAKE_ROOT"]
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if list_partitions(lake, SNAPSHOTS):  # the first day's snapshot is in: the rest of that day is not
+            proc.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.02)
+    proc.communicate(timeout=60)
+    assert proc.returncode == -signal.SIGKILL, "the run ended before the kill could land"
+    rerun = run([str(BIN / "evidence-lake"), "run", "--source", "kb"], env)
+    assert "kb: catching up 2 day(s)" in rerun.stderr and "failed" not in rerun.stdout
+    expected = {k: v for k, v in partition_hashes(main_run[0]["EVIDENCE_LAKE_ROOT"], None).items() if k[1] == "kb"}
+    assert partition_hashes(lake, None) == expected
+
+
+def test_a_late_line_for_a_finished_day_is_caught_up_by_a_plain_run(env):
+    """Issue 16 case 3: a line appended later with an earlier day's event time is not missed."""
+    run([str(BIN / "evidence-lake"), "run", "--source", "kb"], env)
+    lake = env["EVIDENCE_LAKE_ROOT"]
+    day = dt.date(2026, 11, 16)
+    before = read_partitions(lake, EVIDENCE_RECORDS, [("kb", day)])
+    late = {"op": "add", "schema": "pathway.op.v1", "ts": "2026-11-16T12:00:00Z", "uid": "a late line"}
+    events = Path(env["EVIDENCE_LAKE_SOURCES"]).parent / "kb" / "events.jsonl"
+    with open(events, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(late) + "\n")
+    rerun = run([str(BIN / "evidence-lake"), "run", "--source", "kb"], env)
+    said = " ".join(rerun.stderr.split())
+    assert "kb: catching up 1 day(s): 2026-11-16 (lines changed since it was built (1 file(s), e.g. events.jsonl))" \
+        in said, said
+    after = read_partitions(lake, EVIDENCE_RECORDS, [("kb", day)])
+    assert after.height == before.height + 1
+    assert after.filter(pl.col("payload").str.contains("a late line")).height == 1
+    quiet = run([str(BIN / "evidence-lake"), "run", "--source", "kb"], env)
+    assert "catching up" not in quiet.stderr  # nothing changed since: nothing is redone

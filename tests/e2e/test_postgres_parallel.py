@@ -1,5 +1,6 @@
 """Dagster on a real PostgreSQL (deploy/dagster.yaml) with partitions run in parallel worker processes."""
 
+import contextlib
 import os
 import shutil
 import signal
@@ -144,7 +145,7 @@ def test_a_dagster_cli_backfill_runs_through_the_queue_and_the_daemon(postgres, 
          "import dagster as dg; dg.DagsterInstance.get().add_dynamic_partitions('sources', ['repo'])"], env)
     log = open(tmp_path / "daemon.log", "wb")  # noqa: SIM115 (closed below)
     daemon = subprocess.Popen([str(BIN / "dagster-daemon"), "run", "-m", "definitions"], cwd=ROOT, env=env,
-                              stdout=log, stderr=subprocess.STDOUT)
+                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         run([str(BIN / "dagster"), "job", "backfill", "-m", "definitions", "-j", "main_job", "--partitions",
              ",".join(keys), "--noprompt"], env)
@@ -156,12 +157,15 @@ def test_a_dagster_cli_backfill_runs_through_the_queue_and_the_daemon(postgres, 
             if all(s in ("SUCCESS", "FAILURE", "CANCELED") for s in statuses):
                 break
             time.sleep(1)
-    finally:
-        daemon.terminate()
+    finally:  # the daemon, its code server and every run process it started: one process group
+        os.killpg(daemon.pid, signal.SIGTERM)
         try:
             daemon.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            daemon.kill()
+            os.killpg(daemon.pid, signal.SIGKILL)
+            daemon.wait(timeout=30)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(daemon.pid, signal.SIGKILL)  # stragglers (the code server) that outlived the daemon
         log.close()
     assert statuses == ["SUCCESS"] * 3, (statuses, (tmp_path / "daemon.log").read_text()[-3000:])
     assert partition_hashes(env["EVIDENCE_LAKE_ROOT"], None) == _days(sequential, "2024-03-03")

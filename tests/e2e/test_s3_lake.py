@@ -63,7 +63,7 @@ def test_main_job_on_s3_passes_every_check_and_equals_the_local_lake(s3, main_ru
     # Every reader works against the bucket.
     count = run([str(BIN / "evidence-lake"), "sql", "--format", "json",
                  "select count(*) as n from evidence_records"], s3_env).stdout
-    assert json.loads(count)[0]["n"] == read_partitions(root, CONTRACTS["evidence/records"], None, options).height
+    assert json.loads(count)["n"] == read_partitions(root, CONTRACTS["evidence/records"], None, options).height
     hits = json.loads(run([str(BIN / "evidence-lake"), "search", "Day", "--json"], s3_env).stdout)
     assert hits and any(h["path"].startswith("day") for h in (hits if isinstance(hits, list) else hits["results"]))
     assert "session" in run([str(BIN / "evidence-lake"), "stats", "--source", "kb"], s3_env).stdout

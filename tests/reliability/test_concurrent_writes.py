@@ -143,3 +143,53 @@ def test_forced_same_partition_races_on_a_local_root_end_with_one_writer(tmp_pat
 def test_forced_same_partition_races_on_s3_end_with_one_writer(s3_lake):
     root, options = s3_lake
     _check(_race(root, options, 4), 4)  # disjoint partitions race in full on the local root
+
+
+def _scores(version: str, rows: int, tag: str) -> pl.DataFrame:
+    from core.contracts import DISTILL_SCORES
+
+    ids = [f"{i:064x}" for i in range(rows)]
+    return DISTILL_SCORES.frame({"evidence_id": ids, "kind": ["symbol"] * rows, "path": [f"{tag}.py"] * rows,
+                                 "scorer": ["rubric"] * rows, "scorer_version": [version] * rows,
+                                 "score": [0.5] * rows, "category": ["accepted"] * rows,
+                                 "reasons": [[tag]] * rows, "features": ["{}"] * rows}, source="t", day=DAY)
+
+
+@pytest.mark.parametrize("same_scope", [False, True])
+def test_forced_races_of_scoped_writes_keep_every_scope_and_one_writer_per_scope(tmp_path, same_scope):
+    """Scorer versions (and ledger batches) share a partition: racing writers of two scopes both land;
+    racing writers of one scope end with one writer's rows. Threads, one barrier per round."""
+    import threading
+
+    from core.contracts import DISTILL_SCORES
+
+    root = str(tmp_path / "lake")
+    write_partitions(root, DISTILL_SCORES, _scores("0.9.0", 5, "old"), [("t", DAY)])  # another scope, untouched
+    for round_ in range(20):
+        barrier = threading.Barrier(2)
+        versions = ("1.0.0", "1.0.0") if same_scope else ("1.0.0", "2.0.0")
+        frames = [_scores(versions[i], 10 + 5 * i, f"w{i}r{round_}") for i in range(2)]
+        errors = []
+
+        def write(frame, errors=errors, barrier=barrier):
+            try:
+                write_partitions(root, DISTILL_SCORES, frame, [("t", DAY)],
+                                 before_commit=lambda: barrier.wait(ROUND_TIMEOUT_S))
+            except Exception as exc:  # reported below
+                errors.append(exc)
+                barrier.abort()
+
+        threads = [threading.Thread(target=write, args=(f,)) for f in frames]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(ROUND_TIMEOUT_S)
+        assert not errors, errors
+        rows = read_partitions(root, DISTILL_SCORES, [("t", DAY)])
+        by_version = {v: rows.filter(pl.col("scorer_version") == v) for v in rows["scorer_version"].unique()}
+        assert by_version["0.9.0"].height == 5
+        for version in set(versions):
+            tags = set(by_version[version]["path"].to_list())
+            assert len(tags) == 1, (round_, version, tags)  # exactly one writer's rows for each scope
+            writer = next(f for f in frames if f["path"][0] in tags and f["scorer_version"][0] == version)
+            assert by_version[version].height == writer.height
