@@ -117,7 +117,8 @@ def days_with_events(root: str, field: str, max_file_bytes: int) -> list[dt.date
     return sorted(days)
 
 
-def day_fingerprints(root: str, field: str, max_file_bytes: int) -> tuple[dict[dt.date, dict[str, str]], dict[str, str]]:
+def day_fingerprints(root: str, field: str,
+                     max_file_bytes: int) -> tuple[dict[dt.date, dict[str, str]], dict[str, str]]:
     """What each day's partition would hold now, as {day: {path: sha256 of that day's lines}}.
 
     The second value holds files without any timed line ({path: sha256 of the file}): those
