@@ -70,7 +70,7 @@ def test_main_job_on_s3_passes_every_check_and_equals_the_local_lake(s3, main_ru
     assert "evidence/records" in run([str(BIN / "evidence-lake"), "tables"], s3_env).stdout
     export = tmp_path / "sft.jsonl"
     run([str(BIN / "evidence-lake"), "export", "--dataset", "sft", "--out", str(export)], s3_env)
-    assert export.read_text().count("\n") == json.loads(Path(f"{export}.manifest.json").read_text())["rows"]
+    assert export.read_text().count("\n") == json.loads(Path(f"{export}.manifest.json").read_text())["examples"]
     replay = run([str(BIN / "evidence-lake"), "replay", "--source", "kb", "--day", KB_DAY.isoformat()], s3_env).stdout
     assert "hit_at_k" in replay
     plot = tmp_path / "drift.png"
@@ -120,17 +120,17 @@ def test_the_s3_server_stopping_mid_run_fails_loudly_and_the_rerun_converges(mai
     from tests.servers import free_port, s3_server
 
     port = free_port()
-    expected = {k: v for k, v in partition_hashes(main_run[0]["EVIDENCE_LAKE_ROOT"], None).items() if k[1] == "kb"}
+    expected = {k: v for k, v in partition_hashes(main_run[0]["EVIDENCE_LAKE_ROOT"], None).items() if k[1] == "docs"}
     with s3_server(tmp_path, port=port) as server:
         bucket = server.new_bucket()
         options = server.options(timeout="5s", connect_timeout="2s")
         env = _s3_env(tmp_path / "env", f"s3://{bucket}/el", options)
-        proc = subprocess.Popen([str(BIN / "evidence-lake"), "run", "--source", "kb"], cwd=ROOT, env=env,
+        proc = subprocess.Popen([str(BIN / "evidence-lake"), "run", "--source", "docs"], cwd=ROOT, env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not _keys(server, bucket):
             time.sleep(0.05)
-        time.sleep(1.0)  # well inside the run: the first partition is being written
+        time.sleep(0.5)  # inside the run: the snapshot's objects are in, its tables are being written
     out, errout = proc.communicate(timeout=600)
     assert proc.returncode == 1, out + errout
     assert "Traceback" not in out and "failed" in out
@@ -140,6 +140,6 @@ def test_the_s3_server_stopping_mid_run_fails_loudly_and_the_rerun_converges(mai
 
         boto3.client("s3", endpoint_url=server.endpoint, aws_access_key_id="testing",
                      aws_secret_access_key="testing", region_name="us-east-1").create_bucket(Bucket=server_bucket)
-        rerun = run([str(BIN / "evidence-lake"), "run", "--source", "kb"], env)
+        rerun = run([str(BIN / "evidence-lake"), "run", "--source", "docs"], env)
         assert "failed" not in rerun.stdout
         assert partition_hashes(f"s3://{bucket}/el", options) == expected

@@ -40,12 +40,12 @@ def _week_data(tmp_path, drift_from):
     return out
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # once per xdist worker, however tests interleave
 def calm(tmp_path_factory):
     return _week_data(tmp_path_factory.mktemp("calm"), None)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # once per xdist worker, however tests interleave
 def drifting(tmp_path_factory):
     return _week_data(tmp_path_factory.mktemp("drift"), 4)
 

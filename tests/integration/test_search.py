@@ -22,7 +22,7 @@ from tests.helpers import check_results, materialize_all, utc_today, write_sourc
 DAY = dt.date(2026, 11, 20)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # once per xdist worker, however tests interleave
 def stdlib_index(tmp_path_factory):
     """json + email from the standard library, snapshotted, extracted and indexed (no Dagster)."""
     work = tmp_path_factory.mktemp("stdlib")

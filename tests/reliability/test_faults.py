@@ -7,6 +7,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import dagster as dg
+import polars as pl
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -155,21 +156,24 @@ def test_a_corrupt_object_names_every_partition_that_references_it(tmp_path, ins
 
 
 def _tamper_one_payload(lake_root: Path, day: dt.date) -> str:
-    """Rewrite one evidence payload inside its Delta data file (a bit-rot or a hand edit); return its id."""
-    import pyarrow.parquet as pq
+    """Rewrite one evidence payload, keeping its recorded hashes (a hand edit or a foreign writer); return its id.
 
-    (data_file,) = [p for p in (lake_root / "evidence" / "records").rglob("*.parquet")
-                    if f"day={day.isoformat()}" in str(p)]
-    table = pq.read_table(data_file)
-    payloads = table.column("payload").to_pylist()
-    victim = next(i for i, p in enumerate(payloads) if '"qualified_name"' in p)
-    payloads[victim] = payloads[victim].replace('"qualified_name":"', '"qualified_name":"tampered.')
-    import pyarrow as pa
+    Written with deltalake directly, as another tool would, so nothing of ours vets it.
+    """
+    from deltalake import write_deltalake
 
-    table = table.set_column(table.schema.get_field_index("payload"), "payload", pa.array(payloads, pa.large_string()
-                             if pa.types.is_large_string(table.schema.field("payload").type) else pa.string()))
-    pq.write_table(table, data_file)
-    return table.column("evidence_id")[victim].as_py()
+    from core.contracts import EVIDENCE_RECORDS
+    from core.lake import partition_predicate, table_uri
+
+    rows = read_partitions(str(lake_root), EVIDENCE_RECORDS, [("repo", day)])
+    victim = rows.filter(rows["payload"].str.contains('"qualified_name"'))["evidence_id"][0]
+    tampered = rows.with_columns(
+        pl.when(pl.col("evidence_id") == victim)
+        .then(pl.col("payload").str.replace('"qualified_name":"', '"qualified_name":"tampered.', literal=True))
+        .otherwise(pl.col("payload")).alias("payload"))
+    write_deltalake(table_uri(str(lake_root), EVIDENCE_RECORDS), tampered.to_arrow(), mode="overwrite",
+                    predicate=partition_predicate([("repo", day)]))
+    return victim
 
 
 def test_a_tampered_partition_is_healed_by_rerunning_it(tmp_path, instance, lake_root):
