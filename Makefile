@@ -33,7 +33,7 @@ test: $(STAMP) postgres-tools
 	$(BIN)/ruff check .
 	@# Test lakes and instances live in RAM (tmpfs) when there is one: sqlite and Delta commits fsync.
 	tmp=$$(mktemp -d -p /dev/shm evidence-lake-tests.XXXXXX 2>/dev/null || mktemp -d); \
-	$(BIN)/python -m pytest -q -n 2 --dist loadgroup --basetemp=$$tmp/pytest --durations=15; \
+	$(BIN)/python -m pytest -q -n 2 --basetemp=$$tmp/pytest --durations=15; \
 	status=$$?; rm -rf $$tmp; exit $$status
 
 lint: $(STAMP)

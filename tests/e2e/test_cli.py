@@ -107,7 +107,6 @@ def test_dagster_cli_materialises_five_past_git_days(env):
     ]
 
 
-@pytest.mark.xdist_group("main_run")
 def test_evidence_lake_run_tables_and_sql(main_run):
     env, proc = main_run
     out = proc.stdout
@@ -323,7 +322,6 @@ def test_a_truncated_delta_log_names_the_table_and_file_and_the_rest_stays_reada
         assert "Traceback" not in proc.stderr and "<unknown>" not in proc.stderr
 
 
-@pytest.mark.xdist_group("main_run")
 def test_a_kill_during_a_catch_up_day_is_retried_by_the_next_plain_run(main_run, tmp_path):
     """Issue 16 case 8: killed after a day's snapshot committed and before its downstream commits."""
     import signal

@@ -12,8 +12,9 @@ import pytest
 
 from tests.e2e.test_cli import BIN, ROOT, _make_env, run
 from tests.helpers import partition_hashes
+from tests.shared import once
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("postgres")]  # one worker: one reference backfill
+pytestmark = pytest.mark.slow
 BACKFILL = ["backfill", "--source", "repo", "--from", "2024-03-01", "--to", "2024-03-06"]
 
 
@@ -35,14 +36,17 @@ def _runs(postgres, url: str) -> list[tuple[str, float | None, float | None]]:
     return rows
 
 
-@pytest.fixture(scope="session")  # once per worker, even when other modules' tests run in between
+@pytest.fixture(scope="session")
 def sequential(tmp_path_factory):
-    """The reference: the same backfill, one day after another, on the embedded sqlite instance."""
-    env = _make_env(tmp_path_factory.mktemp("sequential"))
-    started = time.perf_counter()
-    run([str(BIN / "evidence-lake"), *BACKFILL], env)
-    print(f"sequential backfill of 6 days: {time.perf_counter() - started:.1f} s")
-    return partition_hashes(env["EVIDENCE_LAKE_ROOT"], None)
+    """The reference: the same backfill, one day after another, on the embedded sqlite instance (built once)."""
+    def build(folder):
+        env = _make_env(folder)
+        started = time.perf_counter()
+        run([str(BIN / "evidence-lake"), *BACKFILL], env)
+        print(f"sequential backfill of 6 days: {time.perf_counter() - started:.1f} s")
+        return {"hashes": [[*k, v] for k, v in partition_hashes(env["EVIDENCE_LAKE_ROOT"], None).items()]}
+
+    return {(t, s, d): h for t, s, d, h in once(tmp_path_factory, "sequential", build)["hashes"]}
 
 
 def test_parallel_backfill_on_postgres_equals_the_sequential_one(postgres, sequential, tmp_path):
@@ -59,11 +63,11 @@ def test_parallel_backfill_on_postgres_equals_the_sequential_one(postgres, seque
     assert any(spans[i + 1][0] < spans[i][1] for i in range(len(spans) - 1)), "no two runs overlapped"
 
 
-def test_two_overlapping_parallel_backfills_at_once_converge(postgres, sequential, tmp_path):
+def test_two_overlapping_backfills_at_once_converge(postgres, sequential, tmp_path):
     url = postgres.new_database()
     env = _pg_env(tmp_path, url)
-    first = ["backfill", "--source", "repo", "--from", "2024-03-01", "--to", "2024-03-02", "--parallel", "2"]
-    second = ["backfill", "--source", "repo", "--from", "2024-03-02", "--to", "2024-03-03", "--parallel", "2"]
+    first = ["backfill", "--source", "repo", "--from", "2024-03-01", "--to", "2024-03-02"]
+    second = ["backfill", "--source", "repo", "--from", "2024-03-02", "--to", "2024-03-03"]
     procs = [subprocess.Popen([str(BIN / "evidence-lake"), *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for args in (first, second)]
     for proc in procs:
@@ -109,7 +113,10 @@ def test_sigkill_of_one_parallel_run_fails_only_its_partition_and_a_rerun_conver
     statuses = sorted(r[0] for r in _runs(postgres, url))
     assert "STARTED" not in statuses and "NOT_STARTED" not in statuses, statuses  # the dead run is marked failed
     assert statuses.count("SUCCESS") == 2, statuses  # the others went on, a new worker took the rest
-    run([str(BIN / "evidence-lake"), *three_days], env)
+    failed = [line.split()[1].rstrip(":") for line in out.splitlines()
+              if line.startswith("repo ") and "worker process died" in line]
+    assert len(failed) == 1, out
+    run([str(BIN / "evidence-lake"), "backfill", "--source", "repo", "--from", failed[0], "--to", failed[0]], env)
     assert partition_hashes(env["EVIDENCE_LAKE_ROOT"], None) == _days(sequential, "2024-03-03")
 
 

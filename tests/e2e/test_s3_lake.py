@@ -37,7 +37,6 @@ def _keys(s3, bucket: str) -> list[str]:
         token = page["NextContinuationToken"]
 
 
-@pytest.mark.xdist_group("main_run")
 def test_main_job_on_s3_passes_every_check_and_equals_the_local_lake(s3, main_run, tmp_path):
     bucket = s3.new_bucket()
     root, options = f"s3://{bucket}/el", s3.options()
@@ -111,7 +110,6 @@ def test_wrong_credentials_are_a_clear_error_naming_the_root_and_no_secret(tmp_p
     assert secret not in text and "Traceback" not in text
 
 
-@pytest.mark.xdist_group("main_run")
 def test_the_s3_server_stopping_mid_run_fails_loudly_and_the_rerun_converges(main_run, tmp_path):
     """Kill the server while a run writes; bring one back on the same port; one plain rerun completes."""
     import subprocess
