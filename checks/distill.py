@@ -4,15 +4,13 @@ import dagster as dg
 import orjson
 import polars as pl
 
-from assets.context import current_partition, md_table
-from assets.partitions import lake_partitions
-from checks.factories import schema_check
+from assets.context import md_table
+from checks.factories import PartitionCheck, PartitionReads, check_step, partition_check, schema_check
 from core.content_hash import content_hash, first_difference
 from core.contracts import DISTILL_DATASETS, DISTILL_SCORES, EVIDENCE_RECORDS
 from core.distill import build_datasets, build_scores
 from core.project import eval_ratio
 from core.scoring import SCORER_VERSION
-from resources.lake import LakeResource
 
 SCORES_KEY = dg.AssetKey(DISTILL_SCORES.asset_key)
 DATASETS_KEY = dg.AssetKey(DISTILL_DATASETS.asset_key)
@@ -23,14 +21,13 @@ def _current(df: pl.DataFrame) -> pl.DataFrame:
     return df.filter(pl.col("scorer_version") == SCORER_VERSION)
 
 
-@dg.asset_check(asset=SCORES_KEY, name="no_accepted_ungrounded", blocking=True, partitions_def=lake_partitions,
-                additional_deps=[EVIDENCE_KEY],
-                description="Alarm that must stay empty: an accepted session whose evidence is not grounded_in_roster.")
-def no_accepted_ungrounded(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> dg.AssetCheckResult:
-    partition = current_partition(context)
-    accepted = lake.read(DISTILL_SCORES, [partition]).filter(
+@partition_check(SCORES_KEY, "no_accepted_ungrounded", blocking=True, additional_deps=[EVIDENCE_KEY],
+                 description="Alarm that must stay empty: an accepted session whose evidence is not "
+                 "grounded_in_roster.")
+def no_accepted_ungrounded(reads: PartitionReads) -> dg.AssetCheckResult:
+    accepted = reads.table(DISTILL_SCORES).filter(
         (pl.col("kind") == "session") & (pl.col("category") == "accepted")).select("evidence_id", "scorer_version")
-    records = lake.read(EVIDENCE_RECORDS, [partition]).filter(pl.col("kind") == "session").select(
+    records = reads.table(EVIDENCE_RECORDS).filter(pl.col("kind") == "session").select(
         "evidence_id", "payload")
     grounded = {eid: orjson.loads(p).get("grounded_in_roster") is True for eid, p in records.iter_rows()}
     alarms = [{"evidence_id": e, "scorer_version": v} for e, v in accepted.iter_rows() if not grounded.get(e)]
@@ -39,30 +36,27 @@ def no_accepted_ungrounded(context: dg.AssetCheckExecutionContext, lake: LakeRes
                                description=f"{len(alarms)} accepted sessions are not grounded" if alarms else None)
 
 
-@dg.asset_check(asset=SCORES_KEY, name="distill_referential", blocking=True, partitions_def=lake_partitions,
-                additional_deps=[EVIDENCE_KEY, DATASETS_KEY],
-                description="Every evidence_id in scores and datasets exists in evidence/records of the partition.")
-def distill_referential(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> dg.AssetCheckResult:
-    partition = current_partition(context)
-    known = set(lake.read(EVIDENCE_RECORDS, [partition])["evidence_id"].to_list())
-    in_scores = set(lake.read(DISTILL_SCORES, [partition])["evidence_id"].to_list())
-    in_datasets = set(lake.read(DISTILL_DATASETS, [partition])["evidence_ids"].explode().drop_nulls().to_list())
+@partition_check(SCORES_KEY, "distill_referential", blocking=True, additional_deps=[EVIDENCE_KEY, DATASETS_KEY],
+                 description="Every evidence_id in scores and datasets exists in evidence/records of the partition.")
+def distill_referential(reads: PartitionReads) -> dg.AssetCheckResult:
+    known = set(reads.table(EVIDENCE_RECORDS)["evidence_id"].to_list())
+    in_scores = set(reads.table(DISTILL_SCORES)["evidence_id"].to_list())
+    in_datasets = set(reads.table(DISTILL_DATASETS)["evidence_ids"].explode().drop_nulls().to_list())
     dangling = sorted((in_scores | in_datasets) - known)
     return dg.AssetCheckResult(passed=not dangling, metadata={"dangling": len(dangling)},
                                description=f"dangling evidence ids, e.g. {dangling[:3]}" if dangling else None)
 
 
-@dg.asset_check(asset=SCORES_KEY, name="distill_deterministic", partitions_def=lake_partitions,
-                additional_deps=[EVIDENCE_KEY, DATASETS_KEY],
-                description="Re-scoring and rebuilding the datasets in memory gives the same content hashes.")
-def distill_deterministic(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> dg.AssetCheckResult:
-    partition = current_partition(context)
-    records = lake.read(EVIDENCE_RECORDS, [partition])
+@partition_check(SCORES_KEY, "distill_deterministic", additional_deps=[EVIDENCE_KEY, DATASETS_KEY],
+                 description="Re-scoring and rebuilding the datasets in memory gives the same content hashes.")
+def distill_deterministic(reads: PartitionReads) -> dg.AssetCheckResult:
+    partition = reads.partition
+    records = reads.table(EVIDENCE_RECORDS)
     scores = build_scores(records, *partition)
     datasets = build_datasets(records, scores, *partition, eval_ratio())
     diffs, metadata = [], {}
     for contract, fresh in ((DISTILL_SCORES, scores), (DISTILL_DATASETS, datasets)):
-        stored = _current(lake.read(contract, [partition]))
+        stored = _current(reads.table(contract))
         a, b = (content_hash(x, contract.key, contract.volatile) for x in (stored, fresh))
         metadata[f"{contract.name}_hash"] = a
         if a != b:
@@ -70,11 +64,11 @@ def distill_deterministic(context: dg.AssetCheckExecutionContext, lake: LakeReso
     return dg.AssetCheckResult(passed=not diffs, description="; ".join(diffs) or None, metadata=metadata)
 
 
-@dg.asset_check(asset=DATASETS_KEY, name="split_stable", blocking=True, partitions_def=lake_partitions,
-                description="An example already present in another partition of the source keeps its split.")
-def split_stable(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> dg.AssetCheckResult:
-    source, day = current_partition(context)
-    everything = lake.read(DISTILL_DATASETS).filter(pl.col("source") == source).select(
+@partition_check(DATASETS_KEY, "split_stable", blocking=True,
+                 description="An example already present in another partition of the source keeps its split.")
+def split_stable(reads: PartitionReads) -> dg.AssetCheckResult:
+    source, day = reads.partition
+    everything = reads.lake.read(DISTILL_DATASETS).filter(pl.col("source") == source).select(
         "day", "dataset", "example_id", "split")
     here = everything.filter(pl.col("day") == day)
     others = everything.filter(pl.col("day") != day).unique(["dataset", "example_id", "split"])
@@ -86,5 +80,9 @@ def split_stable(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> 
                                description=f"{moved.height} examples changed split" if moved.height else None)
 
 
-DISTILL_CHECKS = [schema_check(DISTILL_SCORES), schema_check(DISTILL_DATASETS), no_accepted_ungrounded,
-                  distill_referential, distill_deterministic, split_stable]
+DISTILL_RULES: list[PartitionCheck] = [schema_check(DISTILL_SCORES), schema_check(DISTILL_DATASETS),
+                                       no_accepted_ungrounded, distill_referential, distill_deterministic,
+                                       split_stable]
+DISTILL_CHECKS = [check_step("distill_checks", DISTILL_RULES,
+                             "Schema, grounding alarm, referential integrity, split stability and determinism "
+                             "of distill/*.")]

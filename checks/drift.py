@@ -3,19 +3,15 @@
 import dagster as dg
 import polars as pl
 
-from assets.context import current_partition, md_table
-from assets.partitions import lake_partitions
-from checks.factories import schema_check
+from assets.context import md_table
+from checks.factories import PartitionReads, check_step, partition_check, schema_check
 from core.contracts import DRIFT_REPORTS
-from resources.lake import LakeResource
 
 
-@dg.asset_check(asset=dg.AssetKey(DRIFT_REPORTS.asset_key), name="drift_within_threshold",
-                partitions_def=lake_partitions,
-                description="Warns when the newest evaluation of the partition has a metric in 'drift'.")
-def drift_within_threshold(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> dg.AssetCheckResult:
-    partition = current_partition(context)
-    reports = lake.read(DRIFT_REPORTS, [partition])
+@partition_check(dg.AssetKey(DRIFT_REPORTS.asset_key), "drift_within_threshold",
+                 description="Warns when the newest evaluation of the partition has a metric in 'drift'.")
+def drift_within_threshold(reads: PartitionReads) -> dg.AssetCheckResult:
+    reports = reads.table(DRIFT_REPORTS)
     if reports.height == 0:
         return dg.AssetCheckResult(passed=True, description="no evaluation yet (no baseline)")
     newest = reports.filter(pl.col("evaluated_at") == pl.col("evaluated_at").max())
@@ -26,4 +22,5 @@ def drift_within_threshold(context: dg.AssetCheckExecutionContext, lake: LakeRes
         metadata={"drifted": md_table(drifted.to_dicts()), "metrics": newest.height})
 
 
-DRIFT_CHECKS = [schema_check(DRIFT_REPORTS), drift_within_threshold]
+DRIFT_CHECKS = [check_step("drift_checks", [schema_check(DRIFT_REPORTS), drift_within_threshold],
+                           "Schema of drift/reports; warns when the newest evaluation drifted.")]

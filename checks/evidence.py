@@ -6,26 +6,23 @@ import zlib
 import dagster as dg
 import polars as pl
 
-from assets.context import current_partition, md_table, utc_now
-from assets.partitions import lake_partitions
-from checks.factories import schema_check
+from assets.context import md_table, utc_now
+from checks.factories import PartitionCheck, PartitionReads, check_step, partition_check, schema_check
 from core.accounting import account
 from core.content_hash import content_hash, first_difference
 from core.contracts import EVIDENCE_RECORDS, EVIDENCE_REJECTS, SNAPSHOT_FILES
 from core.evidence import build_evidence
-from resources.lake import LakeResource
-from resources.sources import SourcesResource
 
 RECORDS_KEY = dg.AssetKey(EVIDENCE_RECORDS.asset_key)
 REJECTS_KEY = dg.AssetKey(EVIDENCE_REJECTS.asset_key)
 FILES_KEY = dg.AssetKey(SNAPSHOT_FILES.asset_key)
 
 
-@dg.asset_check(asset=RECORDS_KEY, name="evidence_records_crc", blocking=True, partitions_def=lake_partitions,
-                description="Recompute payload_sha256 and payload_crc32 of every row from its payload bytes.")
-def evidence_records_crc(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> dg.AssetCheckResult:
-    partition = current_partition(context)
-    rows = lake.read(EVIDENCE_RECORDS, [partition]).select("evidence_id", "path", "payload", "payload_sha256",
+@partition_check(RECORDS_KEY, "evidence_records_crc", blocking=True,
+                 description="Recompute payload_sha256 and payload_crc32 of every row from its payload bytes.")
+def evidence_records_crc(reads: PartitionReads) -> dg.AssetCheckResult:
+    partition = reads.partition
+    rows = reads.table(EVIDENCE_RECORDS).select("evidence_id", "path", "payload", "payload_sha256",
                                                            "payload_crc32")
     bad = []
     for eid, path, payload, sha, crc in rows.iter_rows():
@@ -40,44 +37,37 @@ def evidence_records_crc(context: dg.AssetCheckExecutionContext, lake: LakeResou
     )
 
 
-@dg.asset_check(asset=RECORDS_KEY, name="evidence_records_unique", blocking=True, partitions_def=lake_partitions,
-                description="evidence_id is unique within the partition.")
-def evidence_records_unique(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> dg.AssetCheckResult:
-    partition = current_partition(context)
-    ids = lake.read(EVIDENCE_RECORDS, [partition]).select("evidence_id", "path", "kind")
+@partition_check(RECORDS_KEY, "evidence_records_unique", blocking=True,
+                 description="evidence_id is unique within the partition.")
+def evidence_records_unique(reads: PartitionReads) -> dg.AssetCheckResult:
+    ids = reads.table(EVIDENCE_RECORDS).select("evidence_id", "path", "kind")
     dups = ids.filter(pl.col("evidence_id").is_duplicated()).sort("evidence_id")
     return dg.AssetCheckResult(passed=dups.height == 0, metadata={"rows": ids.height, "duplicates": md_table(
         dups.head(20).to_dicts())}, description=f"{dups.height} rows share an evidence_id" if dups.height else None)
 
 
-@dg.asset_check(asset=RECORDS_KEY, name="evidence_accounting", blocking=True, partitions_def=lake_partitions,
-                additional_deps=[REJECTS_KEY, FILES_KEY],
-                description="Every snapshot file / stream line is evidence or a reject: nothing is lost.")
-def evidence_accounting(context: dg.AssetCheckExecutionContext, lake: LakeResource,
-                        sources: SourcesResource) -> dg.AssetCheckResult:
-    partition = current_partition(context)
-    source = sources.get(partition[0])
-    tally = account(source.kind, lake.read(SNAPSHOT_FILES, [partition]), lake.read(EVIDENCE_RECORDS, [partition]),
-                    lake.read(EVIDENCE_REJECTS, [partition]))
+@partition_check(RECORDS_KEY, "evidence_accounting", blocking=True, additional_deps=[REJECTS_KEY, FILES_KEY],
+                 description="Every snapshot file / stream line is evidence or a reject: nothing is lost.")
+def evidence_accounting(reads: PartitionReads) -> dg.AssetCheckResult:
+    source = reads.sources.get(reads.partition[0])
+    tally = account(source.kind, reads.table(SNAPSHOT_FILES), reads.table(EVIDENCE_RECORDS),
+                    reads.table(EVIDENCE_REJECTS))
     problems = tally.pop("problems")
     return dg.AssetCheckResult(passed=not problems, description="; ".join(problems[:5]) or None,
                                metadata={**tally, "problems": len(problems)})
 
 
-@dg.asset_check(asset=RECORDS_KEY, name="evidence_records_deterministic", partitions_def=lake_partitions,
-                additional_deps=[REJECTS_KEY, FILES_KEY],
-                description="Re-extract the partition from its snapshot in memory, without reuse: same content "
-                "hashes for records and rejects.")
-def evidence_records_deterministic(context: dg.AssetCheckExecutionContext, lake: LakeResource,
-                                   sources: SourcesResource) -> dg.AssetCheckResult:
-    partition = current_partition(context)
-    source = sources.get(partition[0])
-    files = lake.read(SNAPSHOT_FILES, [partition])
-    fresh = build_evidence(partition[0], source.kind, partition[1], files, lake.objects(), source.event_time_field,
-                           utc_now(), prior=None)
+@partition_check(RECORDS_KEY, "evidence_records_deterministic", additional_deps=[REJECTS_KEY, FILES_KEY],
+                 description="Re-extract the partition from its snapshot in memory, without reuse: same content "
+                 "hashes for records and rejects.")
+def evidence_records_deterministic(reads: PartitionReads) -> dg.AssetCheckResult:
+    partition = reads.partition
+    source = reads.sources.get(partition[0])
+    fresh = build_evidence(partition[0], source.kind, partition[1], reads.table(SNAPSHOT_FILES), reads.lake.objects(),
+                           source.event_time_field, utc_now(), prior=None)
     metadata, diffs = {}, []
-    for contract, stored, rebuilt in ((EVIDENCE_RECORDS, lake.read(EVIDENCE_RECORDS, [partition]), fresh.records),
-                                      (EVIDENCE_REJECTS, lake.read(EVIDENCE_REJECTS, [partition]), fresh.rejects)):
+    for contract, stored, rebuilt in ((EVIDENCE_RECORDS, reads.table(EVIDENCE_RECORDS), fresh.records),
+                                      (EVIDENCE_REJECTS, reads.table(EVIDENCE_REJECTS), fresh.rejects)):
         a = content_hash(stored, contract.key, contract.volatile)
         b = content_hash(rebuilt, contract.key, contract.volatile)
         metadata[f"{contract.name}_stored_hash"] = a
@@ -87,7 +77,7 @@ def evidence_records_deterministic(context: dg.AssetCheckExecutionContext, lake:
     return dg.AssetCheckResult(passed=not diffs, description="; ".join(diffs) or None, metadata=metadata)
 
 
-EVIDENCE_CHECKS = [
+EVIDENCE_RULES: list[PartitionCheck] = [
     schema_check(EVIDENCE_RECORDS),
     schema_check(EVIDENCE_REJECTS),
     evidence_records_crc,
@@ -95,3 +85,6 @@ EVIDENCE_CHECKS = [
     evidence_accounting,
     evidence_records_deterministic,
 ]
+
+EVIDENCE_CHECKS = [check_step("evidence_checks", EVIDENCE_RULES,
+                              "Schema, CRC, uniqueness, accounting and determinism of evidence/records and rejects.")]

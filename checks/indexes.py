@@ -3,14 +3,19 @@
 import dagster as dg
 import polars as pl
 
-from assets.context import current_partition, md_table
-from assets.partitions import lake_partitions
-from checks.factories import schema_check
-from core.contracts import EVIDENCE_RECORDS, INDEX_DOCUMENTS, INDEX_MANIFEST, INDEX_TABLES, INDEX_TERMS
+from assets.context import md_table
+from checks.factories import PartitionCheck, PartitionReads, check_step, partition_check, schema_check
+from core.contracts import (
+    EVIDENCE_RECORDS,
+    INDEX_DOCUMENTS,
+    INDEX_MANIFEST,
+    INDEX_TABLES,
+    INDEX_TERM_STATS,
+    INDEX_TERMS,
+)
 from core.indexing import build_indexes
 from core.search import SearchIndex, rank_signature
 from core.tokenize import query_terms
-from resources.lake import LakeResource
 
 MANIFEST_KEY = dg.AssetKey(INDEX_MANIFEST.asset_key)
 EVIDENCE_KEY = dg.AssetKey(EVIDENCE_RECORDS.asset_key)
@@ -32,13 +37,18 @@ def _others(key: dg.AssetKey) -> list[dg.AssetKey]:
     return [EVIDENCE_KEY, *(k for k in INDEX_KEYS if k != key)]
 
 
-@dg.asset_check(asset=MANIFEST_KEY, name="index_deterministic", partitions_def=lake_partitions,
-                additional_deps=_others(MANIFEST_KEY),
-                description="Rebuilding every index from evidence in memory gives the stored index_hash values.")
-def index_deterministic(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> dg.AssetCheckResult:
-    partition = current_partition(context)
-    stored = lake.read(INDEX_MANIFEST, [partition]).select("index_name", "rows", "index_hash", "evidence_hash")
-    rebuilt = build_indexes(lake.read(EVIDENCE_RECORDS, [partition]), *partition).manifest.select(
+def _rebuilt(reads: PartitionReads):
+    """The partition's indexes rebuilt from its evidence in memory, once per check step."""
+    if "rebuilt_indexes" not in reads.memo:
+        reads.memo["rebuilt_indexes"] = build_indexes(reads.table(EVIDENCE_RECORDS), *reads.partition)
+    return reads.memo["rebuilt_indexes"]
+
+
+@partition_check(MANIFEST_KEY, "index_deterministic", additional_deps=_others(MANIFEST_KEY),
+                 description="Rebuilding every index from evidence in memory gives the stored index_hash values.")
+def index_deterministic(reads: PartitionReads) -> dg.AssetCheckResult:
+    stored = reads.table(INDEX_MANIFEST).select("index_name", "rows", "index_hash", "evidence_hash")
+    rebuilt = _rebuilt(reads).manifest.select(
         "index_name", "rows", "index_hash", "evidence_hash")
     diff = stored.join(rebuilt, on="index_name", how="full", suffix="_rebuilt").filter(
         (pl.col("index_hash") != pl.col("index_hash_rebuilt")) | pl.col("index_hash").is_null()
@@ -48,13 +58,14 @@ def index_deterministic(context: dg.AssetCheckExecutionContext, lake: LakeResour
                                metadata={"indexes": stored.height, "differences": md_table(diff.to_dicts())})
 
 
-@dg.asset_check(asset=dg.AssetKey(INDEX_TERMS.asset_key), name="index_rebuild_equivalence",
-                partitions_def=lake_partitions, additional_deps=_others(dg.AssetKey(INDEX_TERMS.asset_key)),
-                description="A fixed query set gives identical ranked results on the stored and a rebuilt index.")
-def index_rebuild_equivalence(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> dg.AssetCheckResult:
-    partition = current_partition(context)
-    stored = SearchIndex.load(lake.root_uri, partitions=[partition], storage_options=lake.storage_options)
-    tables = build_indexes(lake.read(EVIDENCE_RECORDS, [partition]), *partition).tables
+@partition_check(dg.AssetKey(INDEX_TERMS.asset_key), "index_rebuild_equivalence",
+                 additional_deps=_others(dg.AssetKey(INDEX_TERMS.asset_key)),
+                 description="A fixed query set gives identical ranked results on the stored and a rebuilt index.")
+def index_rebuild_equivalence(reads: PartitionReads) -> dg.AssetCheckResult:
+    partition = reads.partition
+    stored = SearchIndex(reads.table(INDEX_TERMS), reads.table(INDEX_DOCUMENTS), reads.table(INDEX_TERM_STATS),
+                         [partition])
+    tables = _rebuilt(reads).tables
     rebuilt = SearchIndex(tables["index/terms"], tables["index/documents"], tables["index/term_stats"], [partition])
     queries = fixed_queries(stored.documents)
     mismatches = [q for q in queries if rank_signature(stored.search(q)) != rank_signature(rebuilt.search(q))]
@@ -63,17 +74,16 @@ def index_rebuild_equivalence(context: dg.AssetCheckExecutionContext, lake: Lake
                                metadata={"queries": dg.MetadataValue.json(queries), "mismatches": len(mismatches)})
 
 
-@dg.asset_check(asset=dg.AssetKey(INDEX_DOCUMENTS.asset_key), name="index_referential", blocking=True,
-                partitions_def=lake_partitions, additional_deps=_others(dg.AssetKey(INDEX_DOCUMENTS.asset_key)),
-                description="Every evidence_id in every index table exists in evidence/records of the partition.")
-def index_referential(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> dg.AssetCheckResult:
-    partition = current_partition(context)
-    known = lake.read(EVIDENCE_RECORDS, [partition]).select("evidence_id").unique()
+@partition_check(dg.AssetKey(INDEX_DOCUMENTS.asset_key), "index_referential", blocking=True,
+                 additional_deps=_others(dg.AssetKey(INDEX_DOCUMENTS.asset_key)),
+                 description="Every evidence_id in every index table exists in evidence/records of the partition.")
+def index_referential(reads: PartitionReads) -> dg.AssetCheckResult:
+    known = reads.table(EVIDENCE_RECORDS).select("evidence_id").unique()
     dangling = {}
     for contract in INDEX_TABLES:
         if "evidence_id" not in contract.polars_schema:
             continue
-        ids = lake.read(contract, [partition]).select("evidence_id").unique()
+        ids = reads.table(contract).select("evidence_id").unique()
         missing = ids.join(known, on="evidence_id", how="anti")
         if missing.height:
             dangling[contract.table_id] = missing.height
@@ -81,5 +91,7 @@ def index_referential(context: dg.AssetCheckExecutionContext, lake: LakeResource
                                description=f"dangling evidence ids: {dangling}" if dangling else None)
 
 
-INDEX_CHECKS = [*(schema_check(c) for c in (*INDEX_TABLES, INDEX_MANIFEST)), index_deterministic,
-                index_rebuild_equivalence, index_referential]
+INDEX_RULES: list[PartitionCheck] = [*(schema_check(c) for c in (*INDEX_TABLES, INDEX_MANIFEST)),
+                                     index_deterministic, index_rebuild_equivalence, index_referential]
+INDEX_CHECKS = [check_step("index_checks", INDEX_RULES,
+                           "Schema, referential integrity, determinism and rebuild equivalence of index/*.")]

@@ -3,23 +3,20 @@
 import dagster as dg
 import polars as pl
 
-from assets.context import current_partition
-from assets.partitions import lake_partitions
-from checks.factories import schema_check
+from checks.factories import PartitionReads, check_step, partition_check, schema_check
 from core.content_hash import content_hash
 from core.contracts import REPLAY_RUNS, REPLAY_TASKS
 from core.lake import META_PREFIX
 from core.replay import batch_order, reproducibility, scorecard
-from resources.lake import LakeResource
 
 RUNS_KEY = dg.AssetKey(REPLAY_RUNS.asset_key)
 
 
-@dg.asset_check(asset=RUNS_KEY, name="replay_runs_append_only", blocking=True, partitions_def=lake_partitions,
-                description="Every batch of the partition still has exactly the rows it had when it was written.")
-def replay_runs_append_only(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> dg.AssetCheckResult:
-    partition = current_partition(context)
-    runs = lake.read(REPLAY_RUNS, [partition])
+@partition_check(RUNS_KEY, "replay_runs_append_only", blocking=True,
+                 description="Every batch of the partition still has exactly the rows it had when it was written.")
+def replay_runs_append_only(reads: PartitionReads) -> dg.AssetCheckResult:
+    partition, lake = reads.partition, reads.lake
+    runs = reads.table(REPLAY_RUNS)
     table = lake.table(REPLAY_RUNS)
     written_at = {}
     for entry in table.history() if table else []:
@@ -43,11 +40,10 @@ def replay_runs_append_only(context: dg.AssetCheckExecutionContext, lake: LakeRe
         if changed or missing else None)
 
 
-@dg.asset_check(asset=RUNS_KEY, name="replay_runs_reproducible", partitions_def=lake_partitions,
-                description="With the extractive responder, the newest batch repeats the previous one hash for hash.")
-def replay_runs_reproducible(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> dg.AssetCheckResult:
-    partition = current_partition(context)
-    runs = lake.read(REPLAY_RUNS, [partition])
+@partition_check(RUNS_KEY, "replay_runs_reproducible",
+                 description="With the extractive responder, the newest batch repeats the previous one hash for hash.")
+def replay_runs_reproducible(reads: PartitionReads) -> dg.AssetCheckResult:
+    runs = reads.table(REPLAY_RUNS)
     batches = batch_order(runs)
     latest = runs.filter(pl.col("replay_batch_id") == batches[-1]) if batches else runs
     card = scorecard(latest)
@@ -64,5 +60,9 @@ def replay_runs_reproducible(context: dg.AssetCheckExecutionContext, lake: LakeR
                                description=None if share == 1.0 else f"only {share:.1%} of tasks reproduced")
 
 
-REPLAY_CHECKS = [schema_check(REPLAY_TASKS), schema_check(REPLAY_RUNS), replay_runs_append_only,
-                 replay_runs_reproducible]
+# Two steps: replay/runs is downstream of replay/tasks, whose blocking schema check must run first.
+REPLAY_CHECKS = [
+    check_step("replay_tasks_checks", [schema_check(REPLAY_TASKS)], "Schema of replay/tasks."),
+    check_step("replay_runs_checks", [schema_check(REPLAY_RUNS), replay_runs_append_only, replay_runs_reproducible],
+               "Schema, append-only ledger and reproducibility of replay/runs."),
+]

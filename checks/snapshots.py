@@ -3,9 +3,8 @@
 import dagster as dg
 import polars as pl
 
-from assets.context import current_partition, md_table, utc_now
-from assets.partitions import lake_partitions
-from checks.factories import schema_check
+from assets.context import md_table, utc_now
+from checks.factories import PartitionCheck, PartitionReads, check_step, partition_check, schema_check
 from core.canonical import crc32
 from core.content_hash import content_hash, first_difference
 from core.contracts import SNAPSHOT_FILES, SNAPSHOTS
@@ -17,24 +16,21 @@ from core.snapshot import (
     snapshot_id_from_files,
     utc_today,
 )
-from resources.lake import LakeResource
-from resources.sources import SourcesResource
 
 FILES_KEY = dg.AssetKey(SNAPSHOT_FILES.asset_key)
 SNAPS_KEY = dg.AssetKey(SNAPSHOTS.asset_key)
 
 
-@dg.asset_check(
-    asset=FILES_KEY,
-    name="snapshot_files_crc",
+@partition_check(
+    FILES_KEY,
+    "snapshot_files_crc",
     blocking=True,
-    partitions_def=lake_partitions,
     description="Re-hash every stored object of the partition: sha256 = object, crc32 and size match.",
 )
-def snapshot_files_crc(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> dg.AssetCheckResult:
-    partition = current_partition(context)
-    files = lake.read(SNAPSHOT_FILES, [partition]).filter(pl.col("status") == "stored")
-    store = lake.objects()
+def snapshot_files_crc(reads: PartitionReads) -> dg.AssetCheckResult:
+    partition = reads.partition
+    files = reads.table(SNAPSHOT_FILES).filter(pl.col("status") == "stored")
+    store = reads.lake.objects()
     bad = []
     for path, obj, size, crc in files.select("path", "object", "size", "crc32").iter_rows():
         try:
@@ -51,7 +47,7 @@ def snapshot_files_crc(context: dg.AssetCheckExecutionContext, lake: LakeResourc
                 }
             )
     if bad:  # name every partition that references a bad object, so the blast radius is visible
-        everywhere = lake.read(SNAPSHOT_FILES).filter(pl.col("object").is_in([b["object"] for b in bad]))
+        everywhere = reads.lake.read(SNAPSHOT_FILES).filter(pl.col("object").is_in([b["object"] for b in bad]))
         refs: dict[str, list[str]] = {}
         for obj, source, day in everywhere.select("object", "source", "day").unique().sort("source", "day").iter_rows():
             refs.setdefault(obj, []).append(f"{source}/{day}")
@@ -67,18 +63,16 @@ def snapshot_files_crc(context: dg.AssetCheckExecutionContext, lake: LakeResourc
     )
 
 
-@dg.asset_check(
-    asset=SNAPS_KEY,
-    name="snapshots_crc",
+@partition_check(
+    SNAPS_KEY,
+    "snapshots_crc",
     blocking=True,
-    partitions_def=lake_partitions,
     additional_deps=[FILES_KEY],
     description="snapshot_id recomputes from the file index; counts and bytes reconcile with it.",
 )
-def snapshots_crc(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> dg.AssetCheckResult:
-    partition = current_partition(context)
-    snaps = lake.read(SNAPSHOTS, [partition])
-    files = lake.read(SNAPSHOT_FILES, [partition])
+def snapshots_crc(reads: PartitionReads) -> dg.AssetCheckResult:
+    snaps = reads.table(SNAPSHOTS)
+    files = reads.table(SNAPSHOT_FILES)
     if snaps.height != 1:
         return dg.AssetCheckResult(passed=False, description=f"expected 1 snapshot row, found {snaps.height}")
     snap = snaps.row(0, named=True)
@@ -102,10 +96,10 @@ def snapshots_crc(context: dg.AssetCheckExecutionContext, lake: LakeResource) ->
     )
 
 
-def _determinism(context, lake: LakeResource, sources: SourcesResource, contract) -> dg.AssetCheckResult:
-    partition = current_partition(context)
-    source = sources.get(partition[0])
-    stored = lake.read(contract, [partition])
+def _determinism(reads: PartitionReads, contract) -> dg.AssetCheckResult:
+    partition = reads.partition
+    source = reads.sources.get(partition[0])
+    stored = reads.table(contract)
     try:
         entries, as_of = read_entries(source, partition[1], utc_today())
     except PartitionRefused as exc:
@@ -128,39 +122,31 @@ def _determinism(context, lake: LakeResource, sources: SourcesResource, contract
     )
 
 
-@dg.asset_check(
-    asset=FILES_KEY,
-    name="snapshot_files_deterministic",
-    partitions_def=lake_partitions,
+@partition_check(
+    FILES_KEY,
+    "snapshot_files_deterministic",
     description="Re-read the source for the partition in memory; the content hash must match.",
 )
-def snapshot_files_deterministic(
-    context: dg.AssetCheckExecutionContext, lake: LakeResource, sources: SourcesResource
-) -> dg.AssetCheckResult:
-    return _determinism(context, lake, sources, SNAPSHOT_FILES)
+def snapshot_files_deterministic(reads: PartitionReads) -> dg.AssetCheckResult:
+    return _determinism(reads, SNAPSHOT_FILES)
 
 
-@dg.asset_check(
-    asset=SNAPS_KEY,
-    name="snapshots_deterministic",
-    partitions_def=lake_partitions,
+@partition_check(
+    SNAPS_KEY,
+    "snapshots_deterministic",
     description="Re-read the source for the partition in memory; snapshot_id and totals must match.",
 )
-def snapshots_deterministic(
-    context: dg.AssetCheckExecutionContext, lake: LakeResource, sources: SourcesResource
-) -> dg.AssetCheckResult:
-    return _determinism(context, lake, sources, SNAPSHOTS)
+def snapshots_deterministic(reads: PartitionReads) -> dg.AssetCheckResult:
+    return _determinism(reads, SNAPSHOTS)
 
 
-@dg.asset_check(
-    asset=FILES_KEY,
-    name="snapshot_files_unique",
-    partitions_def=lake_partitions,
+@partition_check(
+    FILES_KEY,
+    "snapshot_files_unique",
     description="path is unique (error); path_key is unique, i.e. no case/Unicode collisions (warn).",
 )
-def snapshot_files_unique(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> dg.AssetCheckResult:
-    partition = current_partition(context)
-    files = lake.read(SNAPSHOT_FILES, [partition])
+def snapshot_files_unique(reads: PartitionReads) -> dg.AssetCheckResult:
+    files = reads.table(SNAPSHOT_FILES)
     dup_paths = files.group_by("path").len().filter(pl.col("len") > 1)
     if dup_paths.height:
         return dg.AssetCheckResult(
@@ -186,22 +172,20 @@ def snapshot_files_unique(context: dg.AssetCheckExecutionContext, lake: LakeReso
     return dg.AssetCheckResult(passed=True, metadata={"rows": files.height})
 
 
-@dg.asset_check(
-    asset=SNAPS_KEY,
-    name="snapshots_unique",
-    partitions_def=lake_partitions,
+@partition_check(
+    SNAPS_KEY,
+    "snapshots_unique",
     blocking=True,
     description="Exactly one snapshot row per (source, day).",
 )
-def snapshots_unique(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> dg.AssetCheckResult:
-    partition = current_partition(context)
-    n = lake.read(SNAPSHOTS, [partition]).height
+def snapshots_unique(reads: PartitionReads) -> dg.AssetCheckResult:
+    n = reads.table(SNAPSHOTS).height
     return dg.AssetCheckResult(
         passed=n == 1, description=None if n == 1 else f"{n} rows for one partition", metadata={"rows": n}
     )
 
 
-SNAPSHOT_CHECKS = [
+SNAPSHOT_RULES: list[PartitionCheck] = [
     schema_check(SNAPSHOTS),
     schema_check(SNAPSHOT_FILES),
     snapshot_files_crc,
@@ -211,3 +195,6 @@ SNAPSHOT_CHECKS = [
     snapshot_files_unique,
     snapshots_unique,
 ]
+
+SNAPSHOT_CHECKS = [check_step("snapshot_checks", SNAPSHOT_RULES,
+                              "Schema, CRC, uniqueness and determinism of raw/snapshots and raw/snapshot_files.")]
