@@ -42,12 +42,17 @@ class PartitionOutcome:
     replay: dict = field(default_factory=dict)  # the replay scorecard of this run's batch
 
 
-def _instance(sources: list[str]):
+_orphans_reaped = False  # once per command: the orphan scan reads the instance's run table
+
+
+def _instance(sources: list[str], reap_orphans: bool = True):
     """The persistent instance (DAGSTER_HOME, default .dagster_home) with partitions for ``sources``.
 
     Runs made here therefore show up in `dagster dev`. Dagster is imported lazily so that
-    `--help` and the non-Dagster commands stay fast.
+    `--help` and the non-Dagster commands stay fast. Parallel workers pass ``reap_orphans=False``:
+    their parent has already marked the runs of dead processes failed.
     """
+    global _orphans_reaped
     home = os.environ.setdefault("DAGSTER_HOME", str(PROJECT_ROOT / ".dagster_home"))
     os.makedirs(home, exist_ok=True)
     config = os.path.join(home, "dagster.yaml")
@@ -67,7 +72,9 @@ def _instance(sources: list[str]):
         new = sorted(set(sources) - set(instance.get_dynamic_partitions(SOURCES_PARTITIONS_NAME)))
         if new:
             instance.add_dynamic_partitions(SOURCES_PARTITIONS_NAME, new)
-        _fail_orphaned_runs(instance)
+        if reap_orphans and not _orphans_reaped:
+            _fail_orphaned_runs(instance)
+            _orphans_reaped = True
     except Exception as exc:  # unreachable Postgres, bad dagster.yaml: one clear line, no traceback
         detail = _without_secrets(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
         hint = ("Write the URL as postgresql+psycopg2://… (SQLAlchemy's default driver is not installed)."
@@ -261,7 +268,7 @@ def _worker_loop(conn) -> None:
             return
         source, day, run_id = job
         if instance is None:
-            instance = _instance([source])
+            instance = _instance([source], reap_orphans=False)
         try:
             conn.send(_execute(instance, source, day, run_id))
         except Exception as exc:  # an outcome, never a dead worker

@@ -211,11 +211,10 @@ class LakeStorageError(OSError):
 
 def storage_error(uri: str, exc: BaseException, storage_options: dict[str, str] | None) -> LakeStorageError:
     """A one-line error naming the table URI, with every secret of the storage options redacted."""
-    from core.objects import _redact
+    from core.objects import redacted_cause
 
-    cause = " ".join(_redact(str(exc), storage_options).split())[:400] or type(exc).__name__
     return LakeStorageError(f"cannot write {uri}. Check that the bucket exists and that "
-                            f"EVIDENCE_LAKE_STORAGE_OPTIONS reach it. Cause: {type(exc).__name__}: {cause}")
+                            f"EVIDENCE_LAKE_STORAGE_OPTIONS reach it. Cause: {redacted_cause(exc, storage_options)}")
 
 
 def guard_app_id(contract: TableContract, partition: Partition) -> str:

@@ -41,6 +41,12 @@ def _redact(text: str, options: dict[str, str] | None) -> str:
     return text
 
 
+def redacted_cause(exc: BaseException, options: dict[str, str] | None) -> str:
+    """``Type: message`` of a storage error on one line, bounded, with the options' secrets redacted."""
+    message = " ".join(_redact(str(exc), options).split())[:400]
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
 @dataclass(frozen=True)
 class StoredObject:
     object: str
@@ -117,10 +123,10 @@ class ObjectStore:
         self._options = storage_options
 
     def _unreachable(self, action: str, exc: BaseException) -> ObjectStoreUnreachable:
-        cause = " ".join(_redact(str(exc), self._options).split())[:400]
         return ObjectStoreUnreachable(
             f"objects store at {self.lake_root.rstrip('/')}/objects: cannot {action}. Check that the bucket "
-            f"exists and that EVIDENCE_LAKE_STORAGE_OPTIONS (endpoint, region, keys) reach it. Cause: {cause}")
+            f"exists and that EVIDENCE_LAKE_STORAGE_OPTIONS (endpoint, region, keys) reach it. "
+            f"Cause: {redacted_cause(exc, self._options)}")
 
     def path_for(self, object_id: str) -> str:
         if not _OBJECT_ID.fullmatch(object_id):

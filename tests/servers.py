@@ -18,7 +18,7 @@ import tempfile
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +39,21 @@ def _stop(proc: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
+
+
+def _wait_until(proc: subprocess.Popen, probe: Callable[[], object], what: str, log: str) -> None:
+    """Poll ``probe`` until it stops raising; fail fast if the server exits, and after START_TIMEOUT_S."""
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode}; log: {log}")
+        try:
+            probe()
+            return
+        except Exception:  # noqa: BLE001 - any refusal means "not up yet" until the deadline
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{what} did not answer in {START_TIMEOUT_S}s; log: {log}") from None
+            time.sleep(0.2)
 
 
 @dataclass
@@ -79,17 +94,8 @@ def s3_server(log_dir: Path, port: int | None = None, env: dict[str, str] | None
     proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
                             stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
     try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"moto S3 server exited with {proc.returncode}; log: {log.name}")
-            try:
-                urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=2).read()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"moto S3 server did not answer on {endpoint} in {START_TIMEOUT_S}s") from None
-                time.sleep(0.2)
+        _wait_until(proc, lambda: urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=2).read(),
+                    f"moto S3 server on {endpoint}", log.name)
         yield S3Server(endpoint, proc)
     finally:
         _stop(proc)
@@ -172,17 +178,8 @@ def postgres_server(data_dir: Path) -> Iterator[PostgresServer]:
     try:
         import psycopg2
 
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"postgres exited with {proc.returncode}; log: {log.name}")
-            try:
-                psycopg2.connect(host="127.0.0.1", port=port, user=user, dbname="postgres").close()
-                break
-            except psycopg2.OperationalError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"postgres did not accept connections in {START_TIMEOUT_S}s") from None
-                time.sleep(0.2)
+        _wait_until(proc, lambda: psycopg2.connect(host="127.0.0.1", port=port, user=user, dbname="postgres").close(),
+                    f"postgres on 127.0.0.1:{port}", log.name)
         conn = psycopg2.connect(host="127.0.0.1", port=port, user=user, dbname="postgres")
         conn.autocommit = True
         with conn.cursor() as cur:
