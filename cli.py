@@ -630,6 +630,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     from core.export import ExportError, export_dataset
     from core.lake import storage_options_from_env
 
+    if (args.dataset is None) == (args.table is None):
+        err.print("[red]error:[/] give --dataset (sft, preference, rag) or --table (any table, as FREC frames)")
+        return 2
+    if args.table is not None or args.format == "frec":
+        return _export_frec(args)
     try:
         manifest = export_dataset(lake_root(), args.dataset, args.format, args.out, args.split, args.since,
                                   storage_options_from_env())
@@ -640,6 +645,52 @@ def cmd_export(args: argparse.Namespace) -> int:
     console.print(f"manifest: {args.out}.manifest.json (distill/datasets version {manifest['read']['delta_version']}, "
                   f"{len(manifest['read']['partitions'])} partitions, scorer {manifest['scorer_versions']})")
     return 0
+
+
+def _export_frec(args: argparse.Namespace) -> int:
+    from core.contracts import CONTRACTS
+    from core.frec import FrecError, export_table
+    from core.lake import storage_options_from_env
+
+    if args.table is None:
+        err.print("[red]error:[/] FREC frames are written per table: `export --table distill/datasets --format "
+                  "frec --out F`; datasets export as jsonl or parquet")
+        return 2
+    if args.format != "frec":
+        err.print(f"[red]error:[/] a table exports as FREC frames: add --format frec (or export a --dataset "
+                  f"as {args.format})")
+        return 2
+    if args.table not in CONTRACTS:
+        err.print(f"[red]error:[/] unknown table {args.table!r}; tables: {', '.join(sorted(CONTRACTS))}")
+        return 2
+    try:
+        done = export_table(lake_root(), CONTRACTS[args.table], args.out, args.source, args.day,
+                            storage_options_from_env())
+    except FrecError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        return 2
+    console.print(f"wrote {done['frames']} frames ({done['bytes']} bytes) of {done['table']} from "
+                  f"{done['partitions']} partition(s) at Delta version {done['delta_version']} to {args.out}")
+    return 0
+
+
+def cmd_verify_frec(args: argparse.Namespace) -> int:
+    """Walk a FREC file, verify every frame's CRC; exit 1 at the first bad or torn frame."""
+    import json
+
+    from core.frec import verify_file
+
+    if not args.file.is_file():
+        err.print(f"[red]error:[/] {args.file} is not a file")
+        return 2
+    report = verify_file(args.file)
+    if args.json:
+        print(json.dumps({"path": report.path, "size": report.size, "ok": report.ok, "frames": report.frames,
+                          "first_bad_offset": report.first_bad_offset, "bad": report.bad[:100],
+                          "torn_at": report.torn_at}))
+    else:
+        (console if report.ok else err).print(report.summary(), markup=False, highlight=False)
+    return 0 if report.ok else 1
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
@@ -783,12 +834,19 @@ def build_parser() -> argparse.ArgumentParser:
     stats.set_defaults(func=cmd_stats)
 
     export = sub.add_parser("export", help="write a dataset (sft, preference, rag) with a citable manifest")
-    export.add_argument("--dataset", choices=("sft", "preference", "rag"), required=True)
-    export.add_argument("--format", choices=("jsonl", "parquet"), default="jsonl")
+    export.add_argument("--dataset", choices=("sft", "preference", "rag"))
+    export.add_argument("--table", help="any table (e.g. evidence/records), written as FREC frames")
+    export.add_argument("--format", choices=("jsonl", "parquet", "frec"), default="jsonl")
     export.add_argument("--out", type=Path, required=True)
     export.add_argument("--split", choices=("train", "eval"))
     export.add_argument("--since", type=_parse_day, help="only partitions from this UTC day on")
+    export.add_argument("--source", help="with --table: only this source's partitions")
+    export.add_argument("--day", type=_parse_day, help="with --table: only this UTC day")
     export.set_defaults(func=cmd_export)
+    verify_frec = sub.add_parser("verify-frec", help="verify every frame (CRC-32, canonical payload) of a FREC file")
+    verify_frec.add_argument("file", type=Path)
+    verify_frec.add_argument("--json", action="store_true")
+    verify_frec.set_defaults(func=cmd_verify_frec)
 
     replay = sub.add_parser("replay", help="replay a partition's tasks as a new ledger batch; print the scorecard")
     replay.add_argument("--source", required=True)

@@ -33,7 +33,7 @@ def _check_finite(series: pl.Series) -> bool:
     return not dtype.is_nested() and dtype != pl.Object
 
 
-def _to_jsonable(series: pl.Series) -> list:
+def to_jsonable(series: pl.Series) -> list:
     """Column values as JSON-ready Python objects (dates as ISO text, bytes as hex)."""
     dtype = series.dtype
     if dtype.is_temporal():
@@ -70,7 +70,7 @@ def content_hash(df: pl.DataFrame, key: Sequence[str], volatile: Iterable[str] =
         # fixed-size chunks bound memory; the chunk size is part of the hash definition
         for start in range(0, max(column.len(), 1), HASH_CHUNK_ROWS):
             piece = column.slice(start, HASH_CHUNK_ROWS)
-            digest.update(canonical_json(_to_jsonable(piece), known_finite=finite))
+            digest.update(canonical_json(to_jsonable(piece), known_finite=finite))
     return digest.hexdigest()
 
 

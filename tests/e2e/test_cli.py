@@ -272,6 +272,35 @@ def test_a_warn_check_is_a_warning_and_never_fails_the_run(env, tmp_path):
     assert " failed" not in proc.stdout
 
 
+def test_any_table_exports_as_frec_frames_that_verify_frec_checks(docs_lake, tmp_path):
+    """Issue 12 part 2: `export --table T --format frec`, then `verify-frec` finds a flipped byte and a torn tail."""
+    from core.frec import HEADER_LEN, walk
+
+    out = tmp_path / "records.frec"
+    said = run([str(BIN / "evidence-lake"), "export", "--table", "evidence/records", "--format", "frec",
+                "--out", str(out)], docs_lake).stdout
+    rows = read_partitions(docs_lake["EVIDENCE_LAKE_ROOT"], EVIDENCE_RECORDS)
+    assert f"wrote {rows.height} frames" in " ".join(said.split()) and rows.height >= 2
+    ok = run([str(BIN / "evidence-lake"), "verify-frec", str(out)], docs_lake).stdout
+    assert f"ok, {rows.height} frames verified" in " ".join(ok.split())
+    _, frames = walk(out.read_bytes())
+    data = bytearray(out.read_bytes())
+    data[frames[1].offset + HEADER_LEN + 5] ^= 0x20
+    flipped = tmp_path / "flipped.frec"
+    flipped.write_bytes(bytes(data))
+    bad = run([str(BIN / "evidence-lake"), "verify-frec", "--json", str(flipped)], docs_lake, check=False)
+    report = json.loads(bad.stdout)
+    assert bad.returncode == 1 and report["first_bad_offset"] == frames[1].offset
+    assert report["frames"] == rows.height - 1 and report["torn_at"] is None
+    torn = tmp_path / "torn.frec"
+    torn.write_bytes(out.read_bytes()[:-7])
+    cut = run([str(BIN / "evidence-lake"), "verify-frec", str(torn)], docs_lake, check=False)
+    assert cut.returncode == 1 and f"torn final frame at offset {frames[-1].offset}" in " ".join(cut.stderr.split())
+    unknown = run([str(BIN / "evidence-lake"), "export", "--table", "raw/nothing", "--format", "frec", "--out",
+                   str(tmp_path / "x")], docs_lake, check=False)
+    assert unknown.returncode == 2 and "unknown table 'raw/nothing'" in unknown.stderr
+
+
 def test_sql_csv_writes_nested_cells_as_canonical_json(docs_lake):
     """Issue 16 case 5: `--format csv` of a table with list columns is text, not a polars traceback."""
     proc = run([str(BIN / "evidence-lake"), "sql", "--format", "csv",
