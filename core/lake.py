@@ -114,11 +114,17 @@ def check_frame(df: pl.DataFrame, contract: TableContract, partitions: Sequence[
     return df
 
 
-def _find_version(dt_: DeltaTable, token: str) -> int:
-    for entry in dt_.history(50):
-        if entry.get(f"{META_PREFIX}write_token") == token:
-            return int(entry["version"])
-    return dt_.version()
+def _snapshot(uri: str, contract: TableContract, storage_options: dict[str, str] | None) -> DeltaTable:
+    """The table's current snapshot, creating the empty table first when there is none.
+
+    One open per attempt: probing with ``is_deltatable`` first cost an extra log listing per
+    write, which on an object store is a round trip or two.
+    """
+    try:
+        return DeltaTable(uri, storage_options=storage_options)
+    except TableNotFoundError:
+        ensure_table(uri, contract, storage_options)
+        return DeltaTable(uri, storage_options=storage_options)
 
 
 def write_partitions(
@@ -167,9 +173,7 @@ def write_partitions(
         predicate = f"({predicate}) AND {column} IN ({', '.join(_sql_literal(str(v)) for v in values)})"
     for attempt in range(1, MAX_COMMIT_ATTEMPTS + 1):
         try:
-            if attempt == 1:
-                ensure_table(uri, contract, storage_options)
-            table = DeltaTable(uri, storage_options=storage_options)  # the snapshot this attempt replaces
+            table = _snapshot(uri, contract, storage_options)  # the snapshot this attempt replaces
             guards = partition_guards(table, contract, partitions)
         except Exception as exc:
             raise storage_error(uri, exc, storage_options) from None  # its text is in the message
@@ -201,8 +205,8 @@ def write_partitions(
                     f"(schema_version {contract.schema_version}): {exc}. Migrate the table or write to a new root."
                 ) from exc
             raise storage_error(uri, exc, storage_options) from None  # its text is in the message
-    table = DeltaTable(uri, storage_options=storage_options)
-    return WriteReceipt(uri, _find_version(table, token), df.height, digest, partitions)
+    # write_deltalake moved ``table`` to the version it committed: no reopen, no history scan
+    return WriteReceipt(uri, table.version(), df.height, digest, partitions)
 
 
 class LakeStorageError(OSError):

@@ -15,7 +15,7 @@ import pytest
 
 from core.content_hash import content_hash
 from core.contracts import SNAPSHOT_FILES
-from core.lake import guard_app_id, open_table, read_partitions, write_partitions
+from core.lake import META_PREFIX, guard_app_id, open_table, read_partitions, write_partitions
 
 DAY = dt.date(2026, 11, 20)
 OTHER_DAY = dt.date(2026, 11, 21)
@@ -169,12 +169,12 @@ def test_forced_races_of_scoped_writes_keep_every_scope_and_one_writer_per_scope
         barrier = threading.Barrier(2)
         versions = ("1.0.0", "1.0.0") if same_scope else ("1.0.0", "2.0.0")
         frames = [_scores(versions[i], 10 + 5 * i, f"w{i}r{round_}") for i in range(2)]
-        errors = []
+        errors, receipts = [], []
 
-        def write(frame, errors=errors, barrier=barrier):
+        def write(frame, errors=errors, barrier=barrier, receipts=receipts):
             try:
-                write_partitions(root, DISTILL_SCORES, frame, [("t", DAY)],
-                                 before_commit=lambda: barrier.wait(ROUND_TIMEOUT_S))
+                receipts.append(write_partitions(root, DISTILL_SCORES, frame, [("t", DAY)],
+                                                 before_commit=lambda: barrier.wait(ROUND_TIMEOUT_S)))
             except Exception as exc:  # reported below
                 errors.append(exc)
                 barrier.abort()
@@ -188,6 +188,11 @@ def test_forced_races_of_scoped_writes_keep_every_scope_and_one_writer_per_scope
         rows = read_partitions(root, DISTILL_SCORES, [("t", DAY)])
         by_version = {v: rows.filter(pl.col("scorer_version") == v) for v in rows["scorer_version"].unique()}
         assert by_version["0.9.0"].height == 5
+        # each receipt names the version its own commit made, also for the writer that retried
+        history = {int(e["version"]): e for e in open_table(root, DISTILL_SCORES).history()}
+        assert sorted(r.version for r in receipts) == sorted(history)[-2:], (round_, receipts)
+        for receipt in receipts:
+            assert history[receipt.version][f"{META_PREFIX}content_hash"] == receipt.content_hash, round_
         for version in set(versions):
             tags = set(by_version[version]["path"].to_list())
             assert len(tags) == 1, (round_, version, tags)  # exactly one writer's rows for each scope
