@@ -32,9 +32,9 @@ postgres-tools:
 test: $(STAMP) postgres-tools
 	$(BIN)/ruff check .
 	@# Test lakes and instances live in RAM (tmpfs) when there is one: sqlite and Delta commits fsync.
-	@# One worker more than cores: many tests wait on a subprocess or a server, and worksteal evens the tail.
+	@# Two workers more than cores: many tests wait on a subprocess or a server; worksteal evens the tail.
 	tmp=$$(mktemp -d -p /dev/shm evidence-lake-tests.XXXXXX 2>/dev/null || mktemp -d); \
-	$(BIN)/python -m pytest -q -n $$(( $$(nproc) + 1 )) --dist worksteal --basetemp=$$tmp/pytest --durations=15; \
+	$(BIN)/python -m pytest -q -n $$(( $$(nproc) + 2 )) --dist worksteal --basetemp=$$tmp/pytest --durations=15; \
 	status=$$?; rm -rf $$tmp; exit $$status
 
 lint: $(STAMP)
