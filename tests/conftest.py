@@ -1,3 +1,4 @@
+import signal
 import sys
 import warnings
 from pathlib import Path
@@ -58,3 +59,17 @@ def postgres(tmp_path_factory):
 def pytest_collection_modifyitems(items):
     """Slow tests first: under xdist a long test that starts last sets the wall time of the suite."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable: file order otherwise
+
+
+@pytest.fixture(autouse=True)
+def _sigterm_default():
+    """Give every test a SIGTERM that terminates, as a normal process has.
+
+    Dagster maps SIGTERM to the SIGINT handler when it executes a run in process
+    (dagster._utils.interrupts). Where SIGINT is ignored, as in a background job or an
+    xdist worker started from one, SIGTERM then becomes ignored too, and every process
+    spawned after it inherits that: a multiprocessing pool's terminate() then hangs for ever.
+    """
+    if signal.getsignal(signal.SIGTERM) == signal.SIG_IGN:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    yield

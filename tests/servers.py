@@ -91,7 +91,10 @@ def s3_server(log_dir: Path, port: int | None = None, env: dict[str, str] | None
     port = port or free_port()
     endpoint = f"http://127.0.0.1:{port}"
     log = open(log_dir / f"moto-{port}.log", "wb")  # noqa: SIM115 (closed below)
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+    # the server restores SIGTERM itself: an ignored SIGTERM is inherited (see tests/conftest.py)
+    launch = ("import signal, sys; signal.signal(signal.SIGTERM, signal.SIG_DFL); "
+              "from moto.server import main; main(sys.argv[1:])")
+    proc = subprocess.Popen([sys.executable, "-c", launch, "-H", "127.0.0.1", "-p", str(port)],
                             stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
     try:
         _wait_until(proc, lambda: urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=2).read(),

@@ -123,8 +123,14 @@ def test_parallel_writes_of_the_same_object_deduplicate(tmp_path):
     lake = str(tmp_path / "lake")
     payload = os.urandom(1 << 16)
     ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(2) as pool:
+    # close + join, not the context manager's terminate(): after an in-process Dagster run in this
+    # worker, SIGTERM may be ignored (see tests/conftest.py), and terminated pool workers would hang
+    pool = ctx.Pool(2)
+    try:
         ids = pool.map(_put, [(lake, payload)] * 8)
+    finally:
+        pool.close()
+        pool.join()
     assert len(set(ids)) == 1
     files = [p for p in (tmp_path / "lake" / "objects").rglob("*") if p.is_file()]
     assert [p.name for p in files] == [ids[0]]  # one object, no temp files left behind
