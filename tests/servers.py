@@ -25,6 +25,25 @@ from pathlib import Path
 START_TIMEOUT_S = 60.0
 
 
+# moto's server, made as faithful as S3 where our writes depend on it:
+# - requests are handled one at a time. moto checks `If-None-Match: *` and then stores the
+#   object in two steps, so two threads could both pass the check and the second PUT of a
+#   `_delta_log` commit silently replaced the first (seen once: a race round whose loser had
+#   "committed" but whose commit was gone). S3's conditional writes are atomic.
+# - SIGTERM is restored: an ignored SIGTERM is inherited (see tests/conftest.py).
+_MOTO_LAUNCH = """
+import signal, sys, threading
+signal.signal(signal.SIGTERM, signal.SIG_DFL)
+from moto.moto_server import werkzeug_app
+_lock, _call = threading.Lock(), werkzeug_app.DomainDispatcherApplication.__call__
+def _one_at_a_time(self, environ, start_response):
+    with _lock:
+        return _call(self, environ, start_response)
+werkzeug_app.DomainDispatcherApplication.__call__ = _one_at_a_time
+from moto.server import main
+main(sys.argv[1:])
+"""
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -91,10 +110,7 @@ def s3_server(log_dir: Path, port: int | None = None, env: dict[str, str] | None
     port = port or free_port()
     endpoint = f"http://127.0.0.1:{port}"
     log = open(log_dir / f"moto-{port}.log", "wb")  # noqa: SIM115 (closed below)
-    # the server restores SIGTERM itself: an ignored SIGTERM is inherited (see tests/conftest.py)
-    launch = ("import signal, sys; signal.signal(signal.SIGTERM, signal.SIG_DFL); "
-              "from moto.server import main; main(sys.argv[1:])")
-    proc = subprocess.Popen([sys.executable, "-c", launch, "-H", "127.0.0.1", "-p", str(port)],
+    proc = subprocess.Popen([sys.executable, "-c", _MOTO_LAUNCH, "-H", "127.0.0.1", "-p", str(port)],
                             stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})
     try:
         _wait_until(proc, lambda: urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=2).read(),
