@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import datetime as dt
 import struct
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +29,7 @@ from pathlib import Path
 import orjson
 import polars as pl
 
-from core.canonical import CanonicalJSONError, canonical_json
+from core.canonical import CanonicalJSONError, canonical_json, crc32
 from core.content_hash import to_jsonable
 from core.contracts import TableContract
 
@@ -51,7 +50,7 @@ def encode_frame(payload: bytes, timestamp_ms: int) -> bytes:
         raise FrecError(f"payload of {len(payload)} bytes does not fit a u32 length")
     if not 0 <= timestamp_ms < 1 << 64:
         raise FrecError(f"timestamp_ms {timestamp_ms} is not a u64")
-    crc = zlib.crc32(payload) & 0xFFFFFFFF
+    crc = crc32(payload)
     return HEADER.pack(MAGIC, VERSION, HEADER_LEN, len(payload), timestamp_ms, crc) + payload
 
 
@@ -124,7 +123,7 @@ class FrecReport:
 
 def _problem(payload: bytes, crc: int) -> str | None:
     """Why a complete frame's payload is not trustworthy, or None."""
-    actual = zlib.crc32(payload) & 0xFFFFFFFF
+    actual = crc32(payload)
     if actual != crc:
         return f"crc32 {actual:#010x} != recorded {crc:#010x}"
     try:
