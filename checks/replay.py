@@ -6,7 +6,7 @@ import polars as pl
 from checks.factories import PartitionReads, check_step, partition_check, schema_check
 from core.content_hash import content_hash
 from core.contracts import REPLAY_RUNS, REPLAY_TASKS
-from core.lake import META_PREFIX
+from core.lake import META_PREFIX, commit_history
 from core.replay import batch_order, reproducibility, scorecard
 
 RUNS_KEY = dg.AssetKey(REPLAY_RUNS.asset_key)
@@ -19,7 +19,7 @@ def replay_runs_append_only(reads: PartitionReads) -> dg.AssetCheckResult:
     runs = reads.table(REPLAY_RUNS)
     table = lake.table(REPLAY_RUNS)
     written_at = {}
-    for entry in table.history() if table else []:
+    for entry in commit_history(table) if table else []:
         batch = entry.get(f"{META_PREFIX}dagster_run_id")
         if batch and batch not in written_at:
             written_at[batch] = int(entry["version"])  # history is newest first: keep the latest write

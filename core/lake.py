@@ -358,6 +358,30 @@ def read_partitions(
     return df.select(present)
 
 
+HISTORY_ATTEMPTS = 20
+
+
+def commit_history(table: DeltaTable) -> list[dict]:
+    """Commit infos of ``table``, newest first, each with its true ``version``; moves ``table`` to the latest.
+
+    ``DeltaTable.history()`` (deltalake 1.6) numbers entries down from the version the table
+    object was *loaded* at, but lists commit files up to the newest in storage: a commit that
+    lands between the open and the call shifts every number by one, and a reader then opens
+    the wrong version (seen with two parallel runs writing one table). The listing is trusted
+    only when the table's version did not move across it; otherwise it is taken again.
+    """
+    for _ in range(HISTORY_ATTEMPTS):
+        table.update_incremental()
+        before = table.version()
+        entries = table.history()
+        table.update_incremental()
+        if table.version() == before:
+            return entries
+        time.sleep(0.01 * (0.5 + random.random()))
+    raise LakeReadError(f"{table.table_uri()}: the table kept changing while its history was read "
+                        f"({HISTORY_ATTEMPTS} attempts); retry when writers are quieter.")
+
+
 def list_partitions(root: str, contract: TableContract, storage_options: dict[str, str] | None = None
                     ) -> list[Partition]:
     """(source, day) pairs that hold data, from the Delta log alone (no data file is read)."""

@@ -6,8 +6,12 @@ from pathlib import Path
 
 import polars as pl
 
+from checks.factories import PartitionReads
+from checks.replay import replay_runs_append_only
 from core.contracts import REPLAY_RUNS, REPLAY_TASKS
-from core.lake import read_partitions
+from core.lake import read_partitions, write_partitions
+from resources.lake import LakeResource
+from resources.sources import SourcesResource
 from tests.helpers import check_results, materialize_all, utc_today, write_sources
 
 
@@ -37,3 +41,12 @@ def test_replay_on_stdlib_reaches_hit_at_10_and_reproduces(tmp_path, instance, l
     batch2 = ledger.filter(pl.col("replay_batch_id") == second.run_id).sort("task_id")
     assert batch1["bundle_sha256"].to_list() == batch2["bundle_sha256"].to_list()
     assert batch1["response_sha256"].to_list() == batch2["response_sha256"].to_list()
+    # an edit of the first batch after it was written, by a commit that is not its run's, fails the rule;
+    # another partition's commit lands in between, as a parallel run's would
+    other = batch2.with_columns(pl.lit("other").alias("source"))
+    write_partitions(str(lake_root), REPLAY_RUNS, other, [("other", day)], {"dagster_run_id": "other-run"})
+    edited = batch1.with_columns(pl.col("hit_at_k").not_())
+    write_partitions(str(lake_root), REPLAY_RUNS, edited, [("std", day)], {"dagster_run_id": "a-hand-edit"})
+    reads = PartitionReads(("std", day), LakeResource(root=str(lake_root)), SourcesResource(file=str(sources)))
+    verdict = replay_runs_append_only.rule(reads)
+    assert not verdict.passed and first.run_id in verdict.description and second.run_id not in verdict.description

@@ -15,7 +15,7 @@ import pytest
 
 from core.content_hash import content_hash
 from core.contracts import SNAPSHOT_FILES
-from core.lake import META_PREFIX, guard_app_id, open_table, read_partitions, write_partitions
+from core.lake import META_PREFIX, commit_history, guard_app_id, open_table, read_partitions, write_partitions
 
 DAY = dt.date(2026, 11, 20)
 OTHER_DAY = dt.date(2026, 11, 21)
@@ -189,7 +189,7 @@ def test_forced_races_of_scoped_writes_keep_every_scope_and_one_writer_per_scope
         by_version = {v: rows.filter(pl.col("scorer_version") == v) for v in rows["scorer_version"].unique()}
         assert by_version["0.9.0"].height == 5
         # each receipt names the version its own commit made, also for the writer that retried
-        history = {int(e["version"]): e for e in open_table(root, DISTILL_SCORES).history()}
+        history = {int(e["version"]): e for e in commit_history(open_table(root, DISTILL_SCORES))}
         assert sorted(r.version for r in receipts) == sorted(history)[-2:], (round_, receipts)
         for receipt in receipts:
             assert history[receipt.version][f"{META_PREFIX}content_hash"] == receipt.content_hash, round_
