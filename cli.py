@@ -40,6 +40,7 @@ class PartitionOutcome:
     check_messages: dict[str, str] = field(default_factory=dict)  # what a failed or warned check said
     message: str = ""
     replay: dict = field(default_factory=dict)  # the replay scorecard of this run's batch
+    check_status: dict[str, str] = field(default_factory=dict)  # check name -> passed, failed or warned
 
 
 _orphans_reaped = False  # once per command: the orphan scan reads the instance's run table
@@ -156,22 +157,70 @@ def _refusal(kind: str, day: dt.date, today: dt.date) -> str | None:
     return None
 
 
-def _execute(instance, source: str, day: dt.date, run_id: str | None = None) -> PartitionOutcome:
-    """Run main_job for one partition in process; collect row counts and check results."""
+@dataclass(frozen=True)
+class JobSpec:
+    """What a partition run executes: main_job (materialise + checks) or checks_job (checks only, a subset)."""
+
+    name: str = "main_job"
+    checks: tuple[str, ...] = ()  # checks_job only: these check names (empty: every check)
+
+
+def _execute(instance, source: str, day: dt.date, run_id: str | None = None,
+             spec: JobSpec = JobSpec()) -> PartitionOutcome:
+    """Run ``spec``'s job for one partition in process; collect row counts and check results.
+
+    A checks-only run orders each check step after the checks of the assets it reads, and a
+    failed blocking check skips those later steps. An audit wants every verdict, so the
+    checks that did not report run again on their own (their upstream steps are then not in
+    the run), until all reported or a pass adds nothing.
+    """
+    if spec.name != "checks_job":
+        return _execute_once(instance, source, day, run_id, spec)
+    wanted = set(spec.checks or _check_keys())
+    out = _execute_once(instance, source, day, run_id, spec)
+    while wanted - set(out.check_status) and not out.message:
+        rest = JobSpec(spec.name, tuple(sorted(wanted - set(out.check_status))))
+        again = _execute_once(instance, source, day, None, rest)
+        if not again.check_status:
+            out.message = again.message
+            break
+        out.seconds += again.seconds
+        out.checks_passed += again.checks_passed
+        out.checks_failed += again.checks_failed
+        out.checks_warned += again.checks_warned
+        out.check_messages.update(again.check_messages)
+        out.check_status.update(again.check_status)
+        out.message = again.message
+    for name in sorted(wanted - set(out.check_status)):
+        out.check_status[name] = "not run"
+    if out.message:
+        out.status = "failed"
+    return out
+
+
+def _execute_once(instance, source: str, day: dt.date, run_id: str | None, spec: JobSpec) -> PartitionOutcome:
+    """One Dagster run of ``spec`` for one partition."""
     import dagster as dg
 
     from assets.partitions import partition_key
     from definitions import defs
 
-    job = defs.resolve_job_def("main_job")
+    job = defs.resolve_job_def(spec.name)
+    if spec.checks:
+        job = job.get_subset(asset_check_selection=set(_check_keys(spec.checks).values()))
+    tags = {"evidence_lake/cli": "true", "evidence_lake/host": _host(), "evidence_lake/pid": str(os.getpid())}
+    key = partition_key(source, day)
+    where = {"partition_key": key} if job.partitions_def is not None else {}
+    if not where:  # a checks-only job has no partitions_def: the partition travels as a run tag
+        tags["dagster/partition"] = str(key)
     started = time.perf_counter()
     result = job.execute_in_process(
         instance=instance,
-        partition_key=partition_key(source, day),
         raise_on_error=False,
         run_id=run_id,
         run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
-        tags={"evidence_lake/cli": "true", "evidence_lake/host": _host(), "evidence_lake/pid": str(os.getpid())},
+        tags=tags,
+        **where,
     )
     out = PartitionOutcome(source, day, "ok" if result.success else "failed", seconds=time.perf_counter() - started)
     for event in result.get_asset_materialization_events():
@@ -185,15 +234,22 @@ def _execute(instance, source: str, day: dt.date, run_id: str | None = None) -> 
     for evaluation in result.get_asset_check_evaluations():
         if evaluation.passed:
             out.checks_passed += 1
+            out.check_status[evaluation.check_name] = "passed"
             continue
         if evaluation.severity == dg.AssetCheckSeverity.WARN:
             out.checks_warned.append(evaluation.check_name)
+            out.check_status[evaluation.check_name] = "warned"
         else:
             out.checks_failed.append(evaluation.check_name)
+            out.check_status[evaluation.check_name] = "failed"
         if evaluation.description:
             out.check_messages[evaluation.check_name] = evaluation.description
     if not result.success:
         failures = [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_FAILURE]
+        if spec.name == "checks_job":  # a failed blocking check is reported by its verdict, not as a crash
+            failures = [e for e in failures if not _is_check_failure(e.step_failure_data.error)]
+            if not failures:
+                return out
         if failures:
             user = failures[0].step_failure_data.user_failure_data
             out.message = (
@@ -202,6 +258,15 @@ def _execute(instance, source: str, day: dt.date, run_id: str | None = None) -> 
         else:
             out.message = "run failed; open it in `dagster dev` for the full log"
     return out
+
+
+def _is_check_failure(error) -> bool:
+    """True when a step failed only because a blocking check it evaluated failed."""
+    while error is not None:
+        if error.cls_name == "DagsterAssetCheckFailedError":
+            return True
+        error = error.cause
+    return False
 
 
 def _root_cause(error) -> str:
@@ -213,10 +278,11 @@ def _root_cause(error) -> str:
 
 
 def _run_partitions(plan: list[tuple[str, dt.date]], kinds: dict[str, str], label: str,
-                    parallel: int = 1) -> list[PartitionOutcome]:
+                    parallel: int = 1, spec: JobSpec = JobSpec()) -> list[PartitionOutcome]:
     """Execute each partition (one Dagster run each) with a progress display; refused ones are skipped.
 
     ``parallel`` > 1 runs partitions in that many worker processes at once (see ``_run_in_workers``).
+    Only materialising runs are refused (a tree is snapshotted today only); checks read what is stored.
     """
     instance = _instance(sorted({s for s, _ in plan}))
     from core.snapshot import utc_today
@@ -225,7 +291,7 @@ def _run_partitions(plan: list[tuple[str, dt.date]], kinds: dict[str, str], labe
     outcomes: list[PartitionOutcome] = []
     todo: list[tuple[str, dt.date]] = []
     for source, day in plan:
-        reason = _refusal(kinds[source], day, today)
+        reason = _refusal(kinds[source], day, today) if spec.name == "main_job" else None
         if reason:
             outcomes.append(PartitionOutcome(source, day, "skipped", message=reason))
         else:
@@ -246,11 +312,11 @@ def _run_partitions(plan: list[tuple[str, dt.date]], kinds: dict[str, str], labe
                 progress.update(task, description=f"{label}: {len(running)} running ({', '.join(running)})")
                 progress.advance(task)
 
-            _run_in_workers(instance, todo, min(parallel, len(todo)), done)
+            _run_in_workers(instance, todo, min(parallel, len(todo)), done, spec)
         else:
             for source, day in todo:
                 progress.update(task, description=f"{label}: {source} {day}")
-                outcomes.append(_execute(instance, source, day))
+                outcomes.append(_execute(instance, source, day, spec=spec))
                 progress.advance(task)
         progress.update(task, description=f"{label}: done")
     return sorted(outcomes, key=lambda o: (o.source, o.day))
@@ -266,16 +332,17 @@ def _worker_loop(conn) -> None:
         job = conn.recv()
         if job is None:
             return
-        source, day, run_id = job
+        source, day, run_id, spec = job
         if instance is None:
             instance = _instance([source], reap_orphans=False)
         try:
-            conn.send(_execute(instance, source, day, run_id))
+            conn.send(_execute(instance, source, day, run_id, spec))
         except Exception as exc:  # an outcome, never a dead worker
             conn.send(PartitionOutcome(source, day, "failed", message=f"{type(exc).__name__}: {exc}"))
 
 
-def _run_in_workers(instance, todo: list[tuple[str, dt.date]], workers: int, done) -> None:
+def _run_in_workers(instance, todo: list[tuple[str, dt.date]], workers: int, done,
+                    spec: JobSpec = JobSpec()) -> None:
     """Run partitions in ``workers`` spawned processes, one Dagster run per partition.
 
     Each worker imports Dagster once and runs partitions one after another. A worker that
@@ -307,7 +374,7 @@ def _run_in_workers(instance, todo: list[tuple[str, dt.date]], workers: int, don
                 conn, proc = idle.pop()
                 source, day = queue.pop(0)
                 job = (source, day, str(uuid.uuid4()))
-                conn.send(job)
+                conn.send((*job, spec))
                 busy[conn] = (proc, job)
             sentinels = {proc.sentinel: conn for conn, (proc, _) in busy.items()}
             for ready in wait([*busy, *sentinels]):
@@ -357,7 +424,7 @@ def _print_summary(outcomes: list[PartitionOutcome]) -> None:
     for o in outcomes:
         checks = (f"{o.checks_passed} passed" + (f", {len(o.checks_failed)} failed" if o.checks_failed else "")
                   + (f", {len(o.checks_warned)} warned" if o.checks_warned else ""))
-        style = {"ok": "green", "failed": "red", "skipped": "yellow"}[o.status]
+        style = {"ok": "green", "failed": "red", "skipped": "yellow", "missing": "red"}[o.status]
         parts.add_row(o.source, o.day.isoformat(), f"[{style}]{o.status}[/]", checks, f"{o.seconds:.1f}")
     console.print(parts)
     rows = Table(title="Rows written per table")
@@ -485,6 +552,97 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     )
     _print_summary(outcomes)
     return 1 if any(o.status == "failed" or o.checks_failed for o in outcomes) else 0
+
+
+def _check_keys(names: tuple[str, ...] | None = None) -> dict:
+    """Check name -> AssetCheckKey for every check of the code location (or only ``names``; unknown ones raise)."""
+    from definitions import defs
+
+    keys = {key.name: key for key in defs.resolve_asset_graph().asset_check_keys}
+    if names is None:
+        return keys
+    unknown = [n for n in names if n not in keys]
+    if unknown:
+        import difflib
+
+        hints = {n: difflib.get_close_matches(n, keys, n=3) for n in unknown}
+        said = "; ".join(f"{n!r} (did you mean {', '.join(h)}?)" if h else repr(n) for n, h in hints.items())
+        raise KeyError(f"unknown check {said}. `evidence-lake verify --list-checks` names them all")
+    return {n: keys[n] for n in names}
+
+
+def _verify_plan(args: argparse.Namespace, sources) -> list[tuple[str, dt.date]] | None:
+    """The partitions ``verify`` looks at: the given days, or every materialised day of each source."""
+    names = args.source or sorted(sources)
+    if args.day and (args.from_day or args.to_day):
+        err.print("[red]error:[/] give --day or --from/--to, not both")
+        return None
+    start, end = (args.day, args.day) if args.day else (args.from_day, args.to_day)
+    if (start is None) != (end is None):
+        err.print("[red]error:[/] a day range needs both --from and --to")
+        return None
+    if start is not None and end < start:
+        err.print(f"[red]error:[/] --to {end} is before --from {start}")
+        return None
+    if start is None:
+        return sorted((s, d) for s, d in _materialised(names) if s in names)
+    days = [start + dt.timedelta(days=i) for i in range((end - start).days + 1)]
+    return [(s, d) for s in names for d in days]
+
+
+def _materialised(names: list[str]) -> set[tuple[str, dt.date]]:
+    """Partitions that hold a snapshot (read from the Delta log only; no data file is opened)."""
+    from core.contracts import SNAPSHOTS
+    from core.lake import list_partitions, storage_options_from_env
+
+    return {p for p in list_partitions(lake_root(), SNAPSHOTS, storage_options_from_env()) if p[0] in names}
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Run the checks (all, or --check ones) over stored partitions without re-materialising anything."""
+    import json
+
+    if args.list_checks:
+        for name, key in sorted(_check_keys().items()):
+            console.print(f"{name}  [dim]({'/'.join(key.asset_key.path)})[/]")
+        return 0
+    sources = _load_sources()
+    unknown = sorted(set(args.source or []) - set(sources))
+    if unknown:
+        err.print(f"[red]error:[/] unknown source(s) {unknown}; declared: {sorted(sources)}")
+        return 2
+    try:
+        chosen = tuple(_check_keys(tuple(args.check)) if args.check else ())
+    except KeyError as exc:
+        err.print(f"[red]error:[/] {exc.args[0]}")
+        return 2
+    plan = _verify_plan(args, sources)
+    if plan is None:
+        return 2
+    if not plan:
+        err.print("[red]error:[/] nothing to verify: no partition of "
+                  f"{args.source or sorted(sources)} is materialised yet; run `evidence-lake run` first")
+        return 1
+    stored = _materialised(sorted({s for s, _ in plan}))
+    missing = [PartitionOutcome(s, d, "missing", message="never materialised: `evidence-lake backfill --source "
+                                f"{s} --from {d} --to {d}` builds it") for s, d in plan if (s, d) not in stored]
+    todo = [p for p in plan if p in stored]
+    outcomes = sorted(missing + (_run_partitions(todo, {s: c.kind for s, c in sources.items()}, "verify",
+                                                 args.parallel, JobSpec("checks_job", chosen)) if todo else []),
+                      key=lambda o: (o.source, o.day))
+    for outcome in outcomes:  # a checks-only run succeeds even when its checks fail: the checks decide
+        if outcome.status == "ok" and outcome.checks_failed:
+            outcome.status = "failed"
+    failed = any(o.status in ("failed", "missing") for o in outcomes)
+    if args.json:
+        print(json.dumps({"ok": not failed, "lake": lake_root(), "partitions": [
+            {"source": o.source, "day": o.day.isoformat(), "status": o.status, "message": o.message or None,
+             "checks": {name: {"status": status, "message": o.check_messages.get(name)}
+                        for name, status in sorted(o.check_status.items())}}
+            for o in outcomes]}, indent=2))
+    else:
+        _print_summary(outcomes)
+    return 1 if failed else 0
 
 
 def cmd_sql(args: argparse.Namespace) -> int:
@@ -847,6 +1005,18 @@ def build_parser() -> argparse.ArgumentParser:
     verify_frec.add_argument("file", type=Path)
     verify_frec.add_argument("--json", action="store_true")
     verify_frec.set_defaults(func=cmd_verify_frec)
+
+    verify = sub.add_parser("verify", help="run the asset checks over stored partitions (no re-materialising)")
+    verify.add_argument("--source", action="append", help="only this source (repeatable; default: every source)")
+    verify.add_argument("--day", type=_parse_day, help="only this UTC day")
+    verify.add_argument("--from", dest="from_day", type=_parse_day, help="first UTC day of a range")
+    verify.add_argument("--to", dest="to_day", type=_parse_day, help="last UTC day of a range")
+    verify.add_argument("--check", action="append", metavar="NAME", help="only this check (repeatable)")
+    verify.add_argument("--parallel", type=_positive, default=1, metavar="N",
+                        help="verify up to N partitions at once, each its own Dagster run in a worker process")
+    verify.add_argument("--json", action="store_true", help="machine-readable: every partition x check")
+    verify.add_argument("--list-checks", action="store_true", help="name every check and its asset, then exit")
+    verify.set_defaults(func=cmd_verify)
 
     replay = sub.add_parser("replay", help="replay a partition's tasks as a new ledger batch; print the scorecard")
     replay.add_argument("--source", required=True)
