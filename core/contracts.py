@@ -409,6 +409,34 @@ REPLAY_RUNS = TableContract(
     scope_columns=("replay_batch_id",),
 )
 
+EXPAND_RECEIPTS = TableContract(
+    layer="replay", name="receipts", schema_name="expand_receipt.v1", schema_version=1,
+    description="Append-only ledger: one row per expansion request (CLI, notebook, replay bundles), "
+                "in the partition whose bytes were read.",
+    columns=(
+        *_common("expand_receipt.v1"),
+        Col("run_id", pl.Utf8, checks=(pa.Check.str_length(min_value=1),)),
+        Col("step", pl.Utf8),
+        Col("seq", pl.Int64, checks=(pa.Check.ge(0),)),
+        Col("ref", pl.Utf8),
+        Col("slice", pl.Utf8),
+        Col("kind", pl.Utf8, nullable=True),
+        Col("path", pl.Utf8, nullable=True),
+        Col("object", pl.Utf8, nullable=True),
+        Col("range", pl.Utf8, nullable=True),
+        Col("clamped", pl.Boolean),
+        Col("content_hash", pl.Utf8, nullable=True),
+        Col("bytes", pl.Int64, checks=(pa.Check.ge(0),)),
+        Col("status", pl.Utf8, checks=(pa.Check.isin(["SUCCESS", "FAILURE"]),)),
+        Col("reason", pl.Utf8, nullable=True),
+        Col("requested_at", UTC_DATETIME),
+    ),
+    key=("source", "day", "run_id", "step", "seq"),
+    volatile=("requested_at",),
+    check_prefix="replay_receipts",
+    scope_columns=("run_id",),
+)
+
 DRIFT_REPORTS = TableContract(
     layer="drift", name="reports", schema_name="evidence_lake.drift_report", schema_version=1,
     description="Append-only ledger: one row per (partition, metric) per evaluation, with all it needs to recompute.",
@@ -442,7 +470,7 @@ INDEX_TABLES = (INDEX_SECTIONS, INDEX_SYMBOLS, INDEX_DOCUMENTS, INDEX_TERMS, IND
 CONTRACTS: dict[str, TableContract] = {
     c.table_id: c
     for c in (SNAPSHOTS, SNAPSHOT_FILES, EVIDENCE_RECORDS, EVIDENCE_REJECTS, *INDEX_TABLES, INDEX_MANIFEST,
-              DISTILL_SCORES, DISTILL_DATASETS, REPLAY_TASKS, REPLAY_RUNS, DRIFT_REPORTS)
+              DISTILL_SCORES, DISTILL_DATASETS, REPLAY_TASKS, REPLAY_RUNS, EXPAND_RECEIPTS, DRIFT_REPORTS)
 }
 
 
