@@ -1,4 +1,4 @@
-"""The ``evidence-lake`` command: run, backfill, sql, tables.
+"""The ``evidence-lake`` command: run, backfill, verify, sql, search, resolve, expand and the rest (see --help).
 
 Runs execute in this process against the persistent Dagster instance
 (``$DAGSTER_HOME``, default ``.dagster_home``), so they show up in ``dagster dev``
@@ -851,6 +851,75 @@ def cmd_verify_frec(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def cmd_resolve(args: argparse.Namespace) -> int:
+    """Where a symbol, section or path is: partition, path, lines, object and the span's content hash."""
+    import json
+
+    from core.lake import storage_options_from_env
+    from core.resolve import ResolveError, Resolver
+
+    resolver = Resolver(lake_root(), storage_options_from_env())
+    try:
+        found = resolver.resolve(args.ref, args.source, args.day)
+        digest = resolver.content_hash(found) if found.is_text else None
+    except ResolveError as exc:
+        err.print(f"[red]error:[/] {exc}", markup=True, highlight=False)
+        return 1
+    info = {"ref": found.ref, "kind": found.kind, "name": found.name, "source": found.source,
+            "day": found.day.isoformat(), "path": found.path, "lines": [found.line_start, found.line_end],
+            "object": found.object, "content_hash": digest}
+    if args.json:
+        print(json.dumps(info))
+        return 0
+    table = Table(title=f"{found.kind} {found.name}", show_header=False)
+    for key, value in info.items():
+        table.add_row(key, f"[{value[0]}:{value[1]}] (0-based, end exclusive)" if key == "lines" else str(value))
+    console.print(table)
+    return 0
+
+
+def cmd_expand(args: argparse.Namespace) -> int:
+    """Bounded slices of references in one budgeted step; every request leaves a receipt in replay/receipts."""
+    import json
+    import uuid
+
+    from core.expand import ExpandBudgets, Expander, ExpandError
+    from core.lake import storage_options_from_env
+    from core.resolve import Resolver
+
+    try:
+        budgets = ExpandBudgets(max_bytes=args.budget_bytes, max_expansions=args.max_expansions)
+    except ValueError as exc:
+        err.print(f"[red]error:[/] {exc}")
+        return 2
+    expander = Expander(Resolver(lake_root(), storage_options_from_env()), f"cli-{uuid.uuid4()}", budgets)
+    try:
+        served = expander.expand([(ref, args.slice) for ref in args.ref], "cli", args.source, args.day)
+        failure = None
+    except ExpandError as exc:
+        served, failure = [], str(exc)
+    written = expander.write_receipts()
+    if args.json:
+        print(json.dumps({"run_id": expander.run_id, "ok": failure is None, "error": failure, "receipts_in": [
+            f"{s}/{d}" for s, d in written], "expansions": [
+            {"ref": e.ref, "slice": e.slice, "source": e.resolved.source, "day": e.resolved.day.isoformat(),
+             "path": e.resolved.path, "span": [e.resolved.line_start, e.resolved.line_end], "range": e.range,
+             "clamped": e.clamped, "bytes": e.bytes, "content_hash": e.content_hash, "text": e.text}
+            for e in served]}))
+    else:
+        for e in served:
+            clamp = " [yellow](clamped to the end)[/]" if e.clamped else ""
+            err.print(f"[bold]{e.ref}[/] {e.resolved.source}/{e.resolved.day} {e.resolved.path} "
+                      f"span [{e.resolved.line_start}:{e.resolved.line_end}] {e.range}{clamp} · {e.bytes} bytes · "
+                      f"sha256 {e.content_hash[:16]}…", highlight=False)
+            sys.stdout.write(e.text if e.text.endswith("\n") or not e.text else e.text + "\n")
+        if failure:
+            err.print(f"[red]refused:[/] {failure}", highlight=False)
+        err.print(f"receipts: run {expander.run_id} in replay/receipts "
+                  f"({', '.join(f'{s}/{d}' for s, d in written) or 'no partition: nothing resolved'})")
+    return 1 if failure else 0
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
     """Replay one partition as a new ledger batch and print its scorecard."""
     sources = _load_sources()
@@ -1017,6 +1086,23 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--json", action="store_true", help="machine-readable: every partition x check")
     verify.add_argument("--list-checks", action="store_true", help="name every check and its asset, then exit")
     verify.set_defaults(func=cmd_verify)
+
+    resolve = sub.add_parser("resolve", help="where a symbol (@SOURCE/qualified.name), section id or SOURCE:path is")
+    resolve.add_argument("ref")
+    resolve.add_argument("--source", help="the source of a bare path or section id")
+    resolve.add_argument("--day", type=_parse_day, help="UTC day (default: the source's newest materialised day)")
+    resolve.add_argument("--json", action="store_true")
+    resolve.set_defaults(func=cmd_resolve)
+
+    expand = sub.add_parser("expand", help="bounded slices of references, within budgets, with receipts")
+    expand.add_argument("ref", nargs="+", help="@SOURCE/qualified.name, a section id or SOURCE:path")
+    expand.add_argument("--slice", required=True, help="lines[a:b], chars[a:b], head(n) or tail(n)")
+    expand.add_argument("--source", help="the source of a bare path or section id")
+    expand.add_argument("--day", type=_parse_day, help="UTC day (default: the source's newest materialised day)")
+    expand.add_argument("--budget-bytes", type=int, default=10_000, help="bytes the step may return (10,000)")
+    expand.add_argument("--max-expansions", type=int, default=3, help="references in one step (3)")
+    expand.add_argument("--json", action="store_true")
+    expand.set_defaults(func=cmd_expand)
 
     replay = sub.add_parser("replay", help="replay a partition's tasks as a new ledger batch; print the scorecard")
     replay.add_argument("--source", required=True)

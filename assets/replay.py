@@ -8,10 +8,12 @@ import polars as pl
 
 from assets.context import current_partition, md_table
 from assets.partitions import lake_partitions
-from core.contracts import INDEX_MANIFEST, INDEX_SECTIONS, INDEX_SYMBOLS, REPLAY_RUNS, REPLAY_TASKS
+from core.contracts import EXPAND_RECEIPTS, INDEX_MANIFEST, INDEX_SECTIONS, INDEX_SYMBOLS, REPLAY_RUNS, REPLAY_TASKS
+from core.expand import receipts_frame
 from core.project import PROJECT_ROOT
 from core.replay import (
     Budgets,
+    bundle_expander,
     derive_tasks,
     latest_batch,
     load_authored,
@@ -22,6 +24,7 @@ from core.replay import (
     scorecard,
     tasks_frame,
 )
+from core.resolve import Resolver
 from core.search import SearchIndex
 from resources.lake import LakeResource
 from resources.responder import ResponderResource
@@ -50,28 +53,40 @@ def replay_tasks(context: dg.AssetExecutionContext, symbols: pl.DataFrame, secti
         dict(sorted(tasks.group_by("origin").len().iter_rows()))), "unresolved_authored": len(unresolved)})
 
 
-@dg.asset(key=REPLAY_RUNS.asset_key, description=REPLAY_RUNS.description, partitions_def=lake_partitions,
-          group_name="replay", kinds={"polars", "deltalake"}, ins={"tasks": dg.AssetIn(key=REPLAY_TASKS.asset_key)},
-          deps=[dg.AssetKey(INDEX_MANIFEST.asset_key)])
+@dg.multi_asset(
+    outs={"runs": dg.AssetOut(key=REPLAY_RUNS.asset_key, description=REPLAY_RUNS.description,
+                              kinds={"polars", "deltalake"}),
+          "receipts": dg.AssetOut(key=EXPAND_RECEIPTS.asset_key, description=EXPAND_RECEIPTS.description,
+                                  kinds={"polars", "deltalake"})},
+    partitions_def=lake_partitions, group_name="replay", ins={"tasks": dg.AssetIn(key=REPLAY_TASKS.asset_key)},
+    deps=[dg.AssetKey(INDEX_MANIFEST.asset_key)])
 def replay_runs(context: dg.AssetExecutionContext, tasks: pl.DataFrame, lake: LakeResource,
                 responder: ResponderResource):
-    """Replay every task of the partition as one new batch of the ledger."""
+    """Replay every task of the partition as one new batch of the ledger, with a receipt per bundle item."""
     source, day = current_partition(context)
     index = SearchIndex.load(lake.root_uri, partitions=[(source, day)], storage_options=lake.storage_options) \
         if tasks.height else None
     manifest = lake.read(INDEX_MANIFEST, [(source, day)]).filter(pl.col("index_name") == "index/terms")
     index_hash = manifest["index_hash"][0] if manifest.height else "none"
     answerer, budgets = responder.build(), Budgets()
-    rows = [replay_task(task, index, answerer, budgets) for task in tasks.iter_rows(named=True)]
+    expander = bundle_expander(Resolver(lake.root_uri, lake.storage_options), context.run.run_id, budgets)
+    rows = [replay_task(task, index, answerer, budgets, expander=expander) for task in tasks.iter_rows(named=True)]
     runs = runs_frame(rows, source, day, context.run.run_id, index_hash)
+    receipts = receipts_frame(expander.receipts, source, day)
     previous = latest_batch(
         lake.read(REPLAY_RUNS, [(source, day)]).filter(pl.col("replay_batch_id") != context.run.run_id))
     card = scorecard(runs)
     repro = reproducibility(runs, previous)
-    context.log.info(f"replayed {runs.height} tasks with {answerer.name}: {card}; reproducibility {repro}")
-    return dg.Output(runs, metadata={
+    refused = receipts.filter(pl.col("status") == "FAILURE")
+    context.log.info(f"replayed {runs.height} tasks with {answerer.name}: {card}; reproducibility {repro}; "
+                     f"{receipts.height} expansions, {refused.height} refused")
+    yield dg.Output(runs, output_name="runs", metadata={
         "scorecard": dg.MetadataValue.json(card), "reproducibility": repro if repro is not None else "first batch",
         "hit_at_k": card.get("hit_at_k", 0.0), "grounded_rate": card.get("grounded_rate", 0.0),
         "misses": md_table(runs.filter(pl.col("outcome") != "success").select("task_id", "outcome", "detail")
                            .head(10).to_dicts()),
+    })
+    yield dg.Output(receipts, output_name="receipts", metadata={
+        "expansions": receipts.height, "refused": refused.height, "bytes": int(receipts["bytes"].sum() or 0),
+        "refusals": md_table(refused.select("step", "ref", "reason").head(10).to_dicts()),
     })

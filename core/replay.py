@@ -4,6 +4,12 @@ Tasks are derived from the partition's own index (symbols: "where is X defined" 
 documented, "what does X do"; sections: their heading words) or authored in
 ``data/replay_tasks/*.jsonl|yaml``. A task's id is the hash of its content. Bundles are
 bounded (sections, bytes, expansions); a request without bounds is refused.
+
+With an expander, each symbol or section hit of a bundle carries the head of its own bytes
+(read from the objects store through ``core.expand``, one budgeted step per task, one
+receipt per item), so the receipts of a batch show exactly what the responder saw. A step
+that is refused (a budget, a missing object) leaves FAILURE receipts and the bundle falls
+back to the index snippets.
 """
 
 from __future__ import annotations
@@ -20,12 +26,14 @@ import yaml
 
 from core.canonical import canonical_json, content_id
 from core.contracts import REPLAY_RUNS, REPLAY_TASKS
+from core.expand import ExpandBudgets, Expander, ExpandError
 from core.responders import ResponderError
 from core.search import SearchError, SearchIndex
 from core.tokenize import query_terms
 
 MAX_DERIVED_SYMBOLS = 150
 MAX_DERIVED_SECTIONS = 50
+BUNDLE_LINES = 8  # head(n) of each expanded symbol or section
 
 
 class BudgetError(ValueError):
@@ -36,7 +44,7 @@ class BudgetError(ValueError):
 class Budgets:
     max_sections: int = 5
     max_bytes: int = 4096
-    max_expansions: int = 0
+    max_expansions: int = 5  # bundle items whose own bytes are expanded (0: index snippets only)
     max_answer_bytes: int = 4096
 
     def validate(self) -> None:
@@ -143,20 +151,49 @@ def tasks_frame(tasks: list[dict], source: str, day: dt.date) -> pl.DataFrame:
     return REPLAY_TASKS.frame(rows, source, day).sort("task_id")
 
 
-def build_bundle(hits, budgets: Budgets) -> tuple[list[dict], bytes]:
+def build_bundle(hits, budgets: Budgets, expander: Expander | None = None, step: str = "bundle"
+                 ) -> tuple[list[dict], bytes]:
     """The bounded bundle: at most max_sections items, cut to fit max_bytes of canonical JSON."""
     budgets.validate()
+    texts = _expanded(hits[: budgets.max_sections], budgets, expander, step) if expander else {}
     items: list[dict] = []
     for hit in hits[: budgets.max_sections]:
+        body = texts.get(hit.evidence_id, hit.snippet)
         item = {"ref": f"E{len(items) + 1}", "evidence_id": hit.evidence_id, "path": hit.path, "line": hit.line,
-                "text": f"{hit.title}. {hit.snippet}"}
+                "text": f"{hit.title}. {body}"}
         if len(canonical_json([*items, item])) > budgets.max_bytes:
             break
         items.append(item)
     return items, canonical_json(items)
 
 
-def replay_task(task: dict, index: SearchIndex, responder, budgets: Budgets, k: int = 10) -> dict:
+def bundle_expander(resolver, run_id: str, budgets: Budgets) -> Expander:
+    """The expander of a replay batch: its receipts are the batch's, its budgets the bundle's."""
+    budgets.validate()
+    return Expander(resolver, run_id, ExpandBudgets(
+        max_symbols=budgets.max_sections, max_sections=budgets.max_sections, max_bytes=budgets.max_bytes,
+        max_expansions=max(1, budgets.max_expansions)))
+
+
+def _expanded(hits, budgets: Budgets, expander: Expander, step: str) -> dict[str, str]:
+    """evidence_id -> the head of its symbol's or section's bytes, in one budgeted step (empty if refused)."""
+    wanted = []
+    for hit in hits:
+        ref = expander.resolver.ref_for_evidence(hit.source, hit.day, hit.evidence_id)
+        if ref is not None and len(wanted) < budgets.max_expansions:
+            wanted.append((hit, ref))
+    if not wanted:
+        return {}
+    try:
+        served = expander.expand([(ref, f"head({BUNDLE_LINES})") for _, ref in wanted], step,
+                                 wanted[0][0].source, wanted[0][0].day)
+    except ExpandError:  # the receipts say why; the responder gets the index snippets
+        return {}
+    return {hit.evidence_id: e.text.rstrip("\n") for (hit, _), e in zip(wanted, served, strict=True)}
+
+
+def replay_task(task: dict, index: SearchIndex, responder, budgets: Budgets, k: int = 10,
+                expander: Expander | None = None) -> dict:
     """Run one task; every failure mode becomes an outcome, never an exception."""
     started = dt.datetime.now(dt.UTC)
     clock = time.perf_counter()
@@ -175,7 +212,7 @@ def replay_task(task: dict, index: SearchIndex, responder, budgets: Budgets, k: 
     ranks = [i + 1 for i, eid in enumerate(retrieved) if eid in expected]
     row["hit_at_k"] = bool(ranks)
     row["reciprocal_rank"] = 1.0 / ranks[0] if ranks else 0.0
-    items, bundle = build_bundle(hits, budgets)
+    items, bundle = build_bundle(hits, budgets, expander if budgets.max_expansions else None, task["task_id"])
     row["bundle_sha256"], row["bundle_bytes"] = hashlib.sha256(bundle).hexdigest(), len(bundle)
     try:
         response = responder.respond(task["query"], items)

@@ -8,9 +8,10 @@ import subprocess
 from pathlib import Path
 
 import dagster as dg
+import polars as pl
 
 from core.content_hash import content_hash
-from core.contracts import CONTRACTS, REPLAY_RUNS
+from core.contracts import CONTRACTS, EXPAND_RECEIPTS, REPLAY_RUNS
 from core.lake import list_partitions, read_partitions
 from core.replay import latest_batch
 
@@ -142,5 +143,9 @@ def partition_hashes(root: str, options: dict[str, str] | None) -> dict[tuple[st
             if contract is REPLAY_RUNS:  # the newest batch; its id is a Dagster run id, the one honest difference
                 rows = latest_batch(rows).drop("replay_batch_id")
                 key = tuple(k for k in key if k != "replay_batch_id")
+            if contract is EXPAND_RECEIPTS:  # likewise: the newest replay batch's receipts, without its run id
+                newest = rows.sort("requested_at")["run_id"][-1] if rows.height else None
+                rows = rows.filter(pl.col("run_id") == newest).drop("run_id")
+                key = tuple(k for k in key if k != "run_id")
             hashes[(table_id, source, day.isoformat())] = content_hash(rows, key, volatile)
     return hashes

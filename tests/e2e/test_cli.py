@@ -468,3 +468,23 @@ def test_verify_runs_every_check_in_parallel_and_names_a_corrupt_object(main_run
         else:
             assert partition["status"] == "ok" and not failed, (partition["source"], failed)
     assert not report["ok"]
+
+
+def test_resolve_and_expand_commands_leave_receipts(docs_lake):
+    import hashlib
+
+    el = str(BIN / "evidence-lake")
+    found = json.loads(run([el, "resolve", "docs:guide.md", "--json"], docs_lake).stdout)
+    text = "# Guide\n\n## Part\n"
+    assert (found["path"], found["lines"]) == ("guide.md", [0, 3])
+    assert found["content_hash"] == hashlib.sha256(text.encode()).hexdigest()
+    served = json.loads(run([el, "expand", "docs:guide.md", "--slice", "tail(1)", "--json"], docs_lake).stdout)
+    assert served["ok"] and [e["text"] for e in served["expansions"]] == ["## Part\n"]
+    refused = run([el, "expand", "docs:guide.md", "--slice", "lines[0:]"], docs_lake, check=False)
+    assert refused.returncode == 1 and "has no end" in refused.stderr and "receipts: run cli-" in refused.stderr
+    unknown = run([el, "resolve", "docs:guid.md"], docs_lake, check=False)
+    assert unknown.returncode == 1 and "did you mean guide.md" in unknown.stderr
+    receipts = run([el, "sql", "--format", "json", "select run_id, status, bytes from replay_receipts "
+                    "where run_id like 'cli-%' order by status"], docs_lake).stdout
+    rows = [json.loads(line) for line in receipts.splitlines() if line.strip()]  # JSON lines
+    assert [(r["status"], r["bytes"]) for r in rows] == [("FAILURE", 0), ("SUCCESS", len("## Part\n"))]

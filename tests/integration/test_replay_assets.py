@@ -8,7 +8,7 @@ import polars as pl
 
 from checks.factories import PartitionReads
 from checks.replay import replay_runs_append_only
-from core.contracts import REPLAY_RUNS, REPLAY_TASKS
+from core.contracts import EXPAND_RECEIPTS, REPLAY_RUNS, REPLAY_TASKS
 from core.lake import read_partitions, write_partitions
 from resources.lake import LakeResource
 from resources.sources import SourcesResource
@@ -27,6 +27,11 @@ def test_replay_on_stdlib_reaches_hit_at_10_and_reproduces(tmp_path, instance, l
     tasks = read_partitions(str(lake_root), REPLAY_TASKS, [("std", day)])
     runs = read_partitions(str(lake_root), REPLAY_RUNS, [("std", day)])
     joined = runs.join(tasks.select("task_id", "origin"), on="task_id")
+    # each bundle item with a symbol or section behind it was expanded from the objects store, with a receipt
+    receipts = read_partitions(str(lake_root), EXPAND_RECEIPTS, [("std", day)])
+    assert set(receipts["run_id"]) == {first.run_id} and set(receipts["step"]) <= set(tasks["task_id"])
+    assert receipts.height >= runs.height and (receipts["status"] == "SUCCESS").mean() >= 0.9
+    assert receipts.filter(pl.col("status") == "SUCCESS")["bytes"].min() > 0
     symbol_tasks = joined.filter(pl.col("origin").str.starts_with("derived_symbol"))
     assert symbol_tasks.height >= 100
     assert symbol_tasks["hit_at_k"].mean() >= 0.9
