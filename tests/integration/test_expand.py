@@ -42,16 +42,37 @@ def _corpus(folder):
     return folder
 
 
-def _build(tmp_path, instance, name="t"):
-    _corpus(tmp_path / "src")
-    sources = write_sources(tmp_path / "sources.toml", {name: {"kind": "tree", "path": "src"}})
-    result = materialize_all(instance, tmp_path / "lake", sources, name, utc_today())
+def _build(folder, instance, name="t") -> str:
+    _corpus(folder / "src")
+    sources = write_sources(folder / "sources.toml", {name: {"kind": "tree", "path": "src"}})
+    result = materialize_all(instance, folder / "lake", sources, name, utc_today())
     assert result.success
+    return str(folder / "lake")
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory) -> str:
+    """One materialised lake of the corpus, built once per session; tests that write copy it first."""
+    import dagster as dg
+
+    from tests.shared import once
+
+    def build(folder):
+        with dg.DagsterInstance.ephemeral() as instance:
+            return {"lake": _build(folder, instance)}
+
+    return once(tmp_path_factory, "expand_lake", build)["lake"]
+
+
+def _copy(built: str, tmp_path) -> str:
+    import shutil
+
+    shutil.copytree(built, tmp_path / "lake")
     return str(tmp_path / "lake")
 
 
-def test_resolve_names_path_lines_and_the_hash_of_exactly_those_lines(tmp_path, instance):
-    lake = _build(tmp_path, instance)
+def test_resolve_names_path_lines_and_the_hash_of_exactly_those_lines(built):
+    lake = built
     resolver = Resolver(lake)
     first, second = resolver.resolve("@t/pkg.mod.f"), resolver.resolve("@t/pkg.mod.f#2")
     lines = MODULE.splitlines(keepends=True)
@@ -79,8 +100,8 @@ def test_resolve_names_path_lines_and_the_hash_of_exactly_those_lines(tmp_path, 
         resolver.read_text(resolver.resolve("t:blob.bin"))
 
 
-def test_expand_is_fail_closed_on_every_budget_and_leaves_a_receipt_per_request(tmp_path, instance):
-    lake = _build(tmp_path, instance)
+def test_expand_is_fail_closed_on_every_budget_and_leaves_a_receipt_per_request(built, tmp_path):
+    lake = _copy(built, tmp_path)
     expander = Expander(Resolver(lake), "run-1", ExpandBudgets(max_symbols=2, max_sections=1, max_bytes=400,
                                                                 max_expansions=3))
     served = expander.expand([("@t/pkg.mod.f", "lines[0:2]"), ("t:guide.md", "head(1)")], "ok")
@@ -118,8 +139,8 @@ def test_expand_is_fail_closed_on_every_budget_and_leaves_a_receipt_per_request(
     assert again.height == receipts.height + 1 and again.select("step", "seq").is_unique().all()
 
 
-def test_a_missing_or_corrupt_object_is_a_loud_error_naming_it(tmp_path, instance):
-    lake = _build(tmp_path, instance)
+def test_a_missing_or_corrupt_object_is_a_loud_error_naming_it(built, tmp_path):
+    lake = _copy(built, tmp_path)
     files = read_partitions(lake, SNAPSHOT_FILES)
     guide = files.filter(pl.col("path") == "guide.md")["object"][0]
     module = files.filter(pl.col("path") == "pkg/mod.py")["object"][0]
@@ -150,8 +171,8 @@ def test_a_missing_or_corrupt_object_is_a_loud_error_naming_it(tmp_path, instanc
     assert any(guide in r for r in reasons) and any(module in r for r in reasons)
 
 
-def test_two_builds_of_one_corpus_resolve_every_symbol_identically(tmp_path, instance):
-    lakes = [_build(tmp_path / f"b{i}", instance) for i in range(2)]
+def test_two_builds_of_one_corpus_resolve_every_symbol_identically(built, tmp_path, instance):
+    lakes = [built, _build(tmp_path, instance)]
     addresses = []
     for lake in lakes:
         resolver = Resolver(lake)
