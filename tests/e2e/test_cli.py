@@ -457,14 +457,17 @@ def test_verify_runs_every_check_in_parallel_and_names_a_corrupt_object(main_run
         (s, str(d)) for s, d in {(s, d) for s, d in read_partitions(str(lake), SNAPSHOTS)[["source", "day"]]
                                  .iter_rows()})
     for partition in report["partitions"]:
-        assert len(partition["checks"]) == len(listed), partition  # every check, drift's included
+        assert len(partition["checks"]) == len(listed) + 1, partition  # every check, drift's included
+        # this instance never materialised the copied lake: no record to compare the lake's history with
+        assert partition["checks"].pop("lake_history")["status"] == "not run"
         failed = {n: c["message"] for n, c in partition["checks"].items() if c["status"] != "passed"}
         if partition["source"] == "docs":
-            # the CRC check and the check that rebuilds evidence from the bytes both fail, naming the object;
+            # the CRC check and the checks that re-read the bytes (evidence rebuild, receipts) fail, naming it;
             # the checks downstream of a failed blocking check still ran and report
             assert partition["status"] == "failed" and "snapshot_files_crc" in failed, failed
             assert all(victim[:16] in message for message in failed.values()), failed
-            assert set(failed) <= {"snapshot_files_crc", "evidence_records_deterministic"}, failed
+            assert set(failed) <= {"snapshot_files_crc", "evidence_records_deterministic",
+                                   "replay_receipts_reproducible"}, failed
         else:
             assert partition["status"] == "ok" and not failed, (partition["source"], failed)
     assert not report["ok"]
@@ -488,3 +491,20 @@ def test_resolve_and_expand_commands_leave_receipts(docs_lake):
                     "where run_id like 'cli-%' order by status"], docs_lake).stdout
     rows = [json.loads(line) for line in receipts.splitlines() if line.strip()]  # JSON lines
     assert [(r["status"], r["bytes"]) for r in rows] == [("FAILURE", 0), ("SUCCESS", len("## Part\n"))]
+
+
+def test_a_deleted_commit_is_named_by_verify_as_a_lost_commit(env):
+    """Issue 16 case 10: the newest evidence/records commit file deleted; reads fall back to an older version."""
+    run([str(BIN / "evidence-lake"), "run", "--source", "docs"], env)
+    code, report, said = _verify(env, "--json")
+    assert code == 0 and report["partitions"][0]["checks"]["lake_history"]["status"] == "passed", said
+    log = Path(env["EVIDENCE_LAKE_ROOT"]) / "evidence" / "records" / "_delta_log"
+    newest = max(log.glob("*.json"))
+    newest.unlink()
+    code, report, said = _verify(env, "--json")
+    assert code == 1, said
+    history = report["partitions"][0]["checks"]["lake_history"]
+    version = int(newest.stem)
+    assert history["status"] == "failed"
+    assert f"table evidence/records partition docs/{utc_today()}: commit {version} missing" in history["message"]
+    assert "evidence/records" in history["message"] and "raw/snapshots" not in history["message"]
