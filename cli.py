@@ -625,7 +625,9 @@ def _audit_history(outcomes: list[PartitionOutcome]) -> None:
             meta = found[0].asset_materialization.metadata if found and found[0].asset_materialization else {}
             if "delta_version" not in meta or "content_hash" not in meta:
                 continue  # never materialised through the instance (e.g. drift without a baseline)
-            recorded = Recorded(int(meta["delta_version"].value), str(meta["content_hash"].value))
+            rows = meta.get("dagster/row_count")
+            recorded = Recorded(int(meta["delta_version"].value), str(meta["content_hash"].value),
+                                int(rows.value) if rows is not None else None)
             compared += 1
             problem = audit.problem(contract, (outcome.source, outcome.day), recorded)
             if problem:

@@ -26,6 +26,7 @@ class Recorded:
 
     version: int
     content_hash: str
+    rows: int | None = None  # rows the write carried, when known
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,8 @@ class HistoryAudit:
             table, newest, foreign = self._history(contract)
         except LakeReadError as exc:
             return f"{where}: {exc}"
+        if contract.scope_columns and recorded.rows == 0:
+            return None  # a ledger batch of no rows commits nothing (``write_partitions``): nothing to find
         if table is None:
             return f"{where}: the table is gone; the instance recorded version {recorded.version}"
         commit = newest.get(partition)

@@ -53,3 +53,12 @@ def test_a_rewrite_by_another_tool_is_named_with_its_commit(tmp_path):
 def test_a_table_that_is_gone_is_named(tmp_path):
     said = HistoryAudit(str(tmp_path / "nothing")).problem(REPLAY_RUNS, ("t", DAY), Recorded(4, "a" * 64))
     assert said == f"table replay/runs partition t/{DAY}: the table is gone; the instance recorded version 4"
+
+
+def test_an_empty_ledger_batch_committed_nothing_and_is_not_a_lost_commit(tmp_path):
+    root, _, _ = _lake(tmp_path)
+    empty = write_partitions(root, REPLAY_RUNS, REPLAY_RUNS.empty(), [("t", DAY)])  # no rows, no scope: no commit
+    audit = HistoryAudit(root)
+    assert audit.problem(REPLAY_RUNS, ("t", DAY), Recorded(empty.version, empty.content_hash, 0)) is None
+    said = audit.problem(REPLAY_RUNS, ("t", DAY), Recorded(empty.version, empty.content_hash, 3))
+    assert said is not None and "table replay/runs partition t/" in said  # a batch that had rows must be found
