@@ -977,7 +977,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     import dagster as dg
 
     from assets.partitions import partition_key
-    from core.contracts import REPLAY_RUNS, REPLAY_TASKS
+    from core.contracts import EXPAND_RECEIPTS, REPLAY_RUNS, REPLAY_TASKS
     from core.lake import read_partitions, storage_options_from_env
     from core.replay import latest_batch, reproducibility, scorecard
     from core.snapshot import utc_today
@@ -986,7 +986,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     day = args.day or utc_today()
     result = defs.resolve_job_def("main_job").execute_in_process(
         instance=instance, partition_key=partition_key(args.source, day), raise_on_error=False,
-        asset_selection=[dg.AssetKey(REPLAY_TASKS.asset_key), dg.AssetKey(REPLAY_RUNS.asset_key)],
+        asset_selection=[dg.AssetKey(c.asset_key) for c in (REPLAY_TASKS, REPLAY_RUNS, EXPAND_RECEIPTS)],
         run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}})
     if not result.success:
         err.print(f"[red]replay failed for {args.source} {day}:[/] materialise the partition first "

@@ -76,6 +76,8 @@ class Resolver:
 
     def partition(self, source: str, day: dt.date | None) -> tuple[str, dt.date]:
         """(source, day), the day defaulting to the newest materialised one; a clear error otherwise."""
+        if day is not None and self._table(SNAPSHOT_FILES, source, day).height:
+            return source, day  # a snapshot with files: no need to list every partition of the lake
         days = self.days(source)
         if not days:
             known = sorted(self._days or {})

@@ -44,7 +44,8 @@ def test_main_job_on_s3_passes_every_check_and_equals_the_local_lake(s3, main_ru
     local_env, _ = main_run  # the same sources, run on a local lake
 
     # git and jsonl sources (the tree source adds no storage path of its own; it is left to the local run)
-    out = run([str(BIN / "evidence-lake"), "run", "--source", "repo", "--source", "kb"], s3_env).stdout
+    # under a loaded suite this run takes minutes: the test S3 server answers one request at a time
+    out = run([str(BIN / "evidence-lake"), "run", "--source", "repo", "--source", "kb"], s3_env, timeout=900).stdout
     assert out.count(f"{check_count()} passed") == 4, out  # repo, kb today + 2 catch-up days
     assert "failed" not in out
 
