@@ -102,10 +102,7 @@ class Expander:
             raise BudgetExceeded(f"budget {name}: {n} {kind}s in one step, limit {limit}")
 
     def _serve(self, resolved: Resolved, text: str, spec: Slice) -> Expansion:
-        part = apply_slice(spec, self.resolver.read_text(resolved))
-        data = part.text.encode()
-        return Expansion(resolved.ref, text, resolved, part.text, f"{part.unit}[{part.start}:{part.end}]",
-                         part.clamped, hashlib.sha256(data).hexdigest(), len(data))
+        return serve(self.resolver, resolved, text, spec)
 
     def _receipt(self, step, seq, ref, text, resolved: Resolved | None, done: Expansion | None,
                  reason: str | None, where: tuple[str, dt.date] | None = None) -> None:
@@ -147,6 +144,12 @@ def receipts_frame(rows: list[dict], source: str, day: dt.date) -> pl.DataFrame:
 
 def rehash(resolver: Resolver, ref: str, slice_text: str, source: str, day: dt.date) -> str:
     """The content hash that expanding ``ref`` with ``slice_text`` at (source, day) gives now (no receipt)."""
-    resolved = resolver.resolve(ref, source, day)
-    part = apply_slice(parse_slice(slice_text), resolver.read_text(resolved))
-    return hashlib.sha256(part.text.encode()).hexdigest()
+    return serve(resolver, resolver.resolve(ref, source, day), slice_text, parse_slice(slice_text)).content_hash
+
+
+def serve(resolver: Resolver, resolved: Resolved, text: str, spec: Slice) -> Expansion:
+    """One slice of one resolved span, with the hash and size of the returned bytes (no budget, no receipt)."""
+    part = apply_slice(spec, resolver.read_text(resolved))
+    data = part.text.encode()
+    return Expansion(resolved.ref, text, resolved, part.text, f"{part.unit}[{part.start}:{part.end}]",
+                     part.clamped, hashlib.sha256(data).hexdigest(), len(data))

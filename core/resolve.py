@@ -74,6 +74,11 @@ class Resolver:
                 self._days.setdefault(s, []).append(d)
         return self._days.get(source, [])
 
+    def sources(self) -> list[str]:
+        """Sources with a materialised partition (the same cached listing as ``days``)."""
+        self.days("")
+        return sorted(self._days or {})
+
     def partition(self, source: str, day: dt.date | None) -> tuple[str, dt.date]:
         """(source, day), the day defaulting to the newest materialised one; a clear error otherwise."""
         if day is not None and self._table(SNAPSHOT_FILES, source, day).height:
@@ -135,7 +140,7 @@ class Resolver:
         return self._span(ref, "symbol", source, day, row["path"], row["line"], row["line_end"], row["symbol_id"])
 
     def _section(self, ref: str, source: str | None, day: dt.date | None) -> Resolved:
-        sources = [source] if source else sorted({s for s, _ in list_partitions(self.root, SNAPSHOTS, self.options)})
+        sources = [source] if source else self.sources()
         found = []
         for name in sources:
             partition = self.partition(name, day if source else None)
