@@ -45,7 +45,7 @@ bench: $(STAMP)
 
 dev: $(STAMP)
 	mkdir -p $(DAGSTER_HOME)
-	test -f $(DAGSTER_HOME)/dagster.yaml || printf 'telemetry:\n  enabled: false\n' > $(DAGSTER_HOME)/dagster.yaml
+	test -f $(DAGSTER_HOME)/dagster.yaml || $(BIN)/python -c 'import sys; from resources.instance_storage import instance_yaml; sys.stdout.write(instance_yaml(sys.argv[1]))' $(DAGSTER_HOME) > $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev
 
 clean-lake:

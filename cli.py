@@ -58,8 +58,10 @@ def _instance(sources: list[str], reap_orphans: bool = True):
     os.makedirs(home, exist_ok=True)
     config = os.path.join(home, "dagster.yaml")
     if not os.path.exists(config):
+        from resources.instance_storage import instance_yaml
+
         with open(config, "w", encoding="utf-8") as handle:
-            handle.write("telemetry:\n  enabled: false\n")
+            handle.write(instance_yaml(home))
     import warnings
 
     import dagster as dg

@@ -13,6 +13,7 @@ import pytest
 from core.contracts import EVIDENCE_RECORDS, SNAPSHOT_FILES, SNAPSHOTS
 from core.corpus import generate, write_corpus
 from core.lake import read_partitions
+from resources.instance_storage import instance_yaml
 from tests.helpers import check_count, commit_files, init_repo, utc_today, write_sources
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,7 +24,7 @@ pytestmark = pytest.mark.slow
 def _make_env(tmp_path: Path) -> dict:
     home = tmp_path / "dagster_home"
     home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    (home / "dagster.yaml").write_text(instance_yaml(str(home)))
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "guide.md").write_text("# Guide\n\n## Part\n")
@@ -446,7 +447,7 @@ def test_verify_runs_every_check_in_parallel_and_names_a_corrupt_object(main_run
     shutil.copytree(env["EVIDENCE_LAKE_ROOT"], lake)
     home = tmp_path / "home"
     home.mkdir()
-    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    (home / "dagster.yaml").write_text(instance_yaml(str(home)))
     env.update(EVIDENCE_LAKE_ROOT=str(lake), DAGSTER_HOME=str(home))
     files = read_partitions(str(lake), SNAPSHOT_FILES).filter(pl.col("source") == "docs")
     victim = files["object"][0]

@@ -1,0 +1,133 @@
+"""The engine-caching sqlite instance storage: same files and answers as Dagster's, engines reused."""
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+import resources.instance_storage as storage_module
+from resources.instance_storage import EngineCache, instance_yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+parts = dg.StaticPartitionsDefinition(["a", "b", "c"])
+
+
+@dg.asset(partitions_def=parts)
+def numbers(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    return dg.MaterializeResult(metadata={"rows": len(context.partition_key)})
+
+
+@dg.asset_check(asset=numbers, blocking=True)
+def numbers_positive() -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(passed=True)
+
+
+def _run_all(instance: dg.DagsterInstance) -> None:
+    for key in parts.get_partition_keys():
+        result = dg.materialize([numbers, numbers_positive], instance=instance, partition_key=key)
+        assert result.success and len(result.get_asset_check_evaluations()) == 1
+
+
+def _summary(instance: dg.DagsterInstance) -> tuple:
+    key = dg.AssetKey("numbers")
+    mats = instance.fetch_materializations(key, limit=100).records
+    checks = instance.event_log_storage.get_asset_check_execution_history(
+        dg.AssetCheckKey(key, "numbers_positive"), limit=100)
+    return (
+        sorted(r.partition_key for r in mats),
+        sorted(r.status.value for r in checks),
+        len(instance.get_runs()),
+        sorted(instance.get_materialized_partitions(key)),
+    )
+
+
+def test_a_new_home_uses_it_and_reuses_one_engine_per_database(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(instance_yaml(str(home)))
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        storage = instance._event_storage
+        assert type(storage).__name__ == "EngineCachingEventLogStorage"
+        assert type(instance.run_storage).__name__ == "EngineCachingRunStorage"
+        _run_all(instance)
+        summary = _summary(instance)
+        # three runs, ~30 events each, asked through hundreds of connections: one engine per shard only
+        assert len(storage.engines) <= 1 + len(instance.get_runs())
+        assert len(instance.run_storage.engines) == 1
+    assert summary[0] == ["a", "b", "c"] and summary[1] == ["SUCCEEDED"] * 3
+    assert summary[2] == 3 and summary[3] == ["a", "b", "c"]
+    # the files are Dagster's own layout: the stock storage reads the same instance
+    (home / "dagster.yaml").write_text(
+        f"telemetry:\n  enabled: false\nstorage:\n  sqlite:\n    base_dir: {home / 'storage'}\n")
+    with dg.DagsterInstance.from_config(str(home)) as stock:
+        assert type(stock._event_storage).__name__ == "SqliteEventLogStorage"
+        assert _summary(stock) == summary
+
+
+def test_an_instance_made_by_stock_dagster_is_read_and_extended(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(
+        f"telemetry:\n  enabled: false\nstorage:\n  sqlite:\n    base_dir: {home / 'storage'}\n")
+    with dg.DagsterInstance.from_config(str(home)) as stock:
+        dg.materialize([numbers], instance=stock, partition_key="a", selection=[numbers])
+    (home / "dagster.yaml").write_text(instance_yaml(str(home)))
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert [r.partition_key for r in instance.fetch_materializations(dg.AssetKey("numbers"), limit=9).records] \
+            == ["a"]
+        dg.materialize([numbers], instance=instance, partition_key="b", selection=[numbers])
+        assert sorted(instance.get_materialized_partitions(dg.AssetKey("numbers"))) == ["a", "b"]
+
+
+def test_the_engine_cache_is_bounded_and_drops_the_least_recently_used(tmp_path, monkeypatch):
+    monkeypatch.setattr(storage_module, "MAX_ENGINES", 3)
+    cache = EngineCache(busy_timeout=True)
+    urls = [f"sqlite:///{tmp_path / f'{i}.db'}" for i in range(5)]
+    first, made = cache.get(urls[0])
+    assert made and cache.get(urls[0]) == (first, False)
+    for url in urls[1:3]:
+        cache.get(url)
+    cache.get(urls[0])  # used again: the oldest is now urls[1]
+    cache.get(urls[3])
+    assert len(cache) == 3
+    assert cache.get(urls[0])[1] is False and cache.get(urls[1])[1] is True  # urls[1] had been dropped
+
+
+def test_no_transaction_is_left_open_and_other_processes_write_alongside(tmp_path):
+    """NullPool as in stock Dagster: every query closes its connection, so other processes take the lock."""
+    with _instance_from(tmp_path) as instance:
+        dg.materialize([numbers], instance=instance, partition_key="a", selection=[numbers])
+        index = tmp_path / "home" / "storage" / "history" / "runs" / "index.db"
+        # an exclusive lock succeeds at once only if nobody holds the database open in a transaction
+        conn = sqlite3.connect(index, timeout=0.1)
+        conn.execute("BEGIN EXCLUSIVE")
+        conn.rollback()
+        conn.close()
+        # two other processes write the same instance at once, as parallel CLI workers do
+        script = ("import sys, dagster as dg; from tests.integration.test_instance_storage import numbers; "
+                  "inst = dg.DagsterInstance.from_config(sys.argv[1]); "
+                  "assert dg.materialize([numbers], instance=inst, partition_key=sys.argv[2]).success")
+        procs = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path / "home"), key], cwd=ROOT)
+                 for key in ("b", "c")]
+        assert [p.wait(timeout=120) for p in procs] == [0, 0]
+        assert sorted(instance.get_materialized_partitions(dg.AssetKey("numbers"))) == ["a", "b", "c"]
+
+
+def _instance_from(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(instance_yaml(str(home)))
+    return dg.DagsterInstance.from_config(str(home))
+
+
+@pytest.mark.parametrize("home", ["with space", "colon: and 'quote'"])
+def test_the_written_config_survives_awkward_home_paths(tmp_path, home):
+    path = tmp_path / home
+    path.mkdir()
+    (path / "dagster.yaml").write_text(instance_yaml(str(path)))
+    with dg.DagsterInstance.from_config(str(path)) as instance:
+        dg.materialize([numbers], instance=instance, partition_key="a", selection=[numbers])
+    assert (path / "storage" / "history" / "runs.db").exists()
