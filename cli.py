@@ -136,6 +136,16 @@ def _without_secrets(text: str) -> str:
     return re.sub(r"(password\s*=\s*)\S+", r"\1***", text, flags=re.IGNORECASE)
 
 
+def _baseline_spec(text: str) -> str:
+    from core.drift_baseline import BaselineError, parse_baseline
+
+    try:
+        parse_baseline(text)
+    except BaselineError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
 def _parse_day(text: str) -> dt.date:
     try:
         return dt.date.fromisoformat(text)
@@ -1012,45 +1022,116 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _drift_days(args: argparse.Namespace) -> list[dt.date] | None:
+    """The days to evaluate: --day, or the days with scores in --from..--to; None after printing why not."""
+    from core.contracts import DISTILL_SCORES
+    from core.lake import list_partitions, storage_options_from_env
+    from core.snapshot import utc_today
+
+    if args.from_day or args.to_day:
+        if args.day or not (args.from_day and args.to_day):
+            err.print("[red]error:[/] give --day, or both --from and --to")
+            return None
+        if args.to_day < args.from_day:
+            err.print(f"[red]error:[/] --to {args.to_day} is before --from {args.from_day}")
+            return None
+        with_data = sorted(d for s, d in list_partitions(lake_root(), DISTILL_SCORES, storage_options_from_env())
+                           if s == args.source and args.from_day <= d <= args.to_day)
+        if not with_data:
+            err.print(f"[red]error:[/] no day of {args.source} from {args.from_day} to {args.to_day} has scores; "
+                      f"run `evidence-lake backfill --source {args.source} --from {args.from_day} --to {args.to_day}`")
+            return None
+        return with_data
+    return [args.day or utc_today()]
+
+
 def cmd_drift(args: argparse.Namespace) -> int:
-    """Evaluate drift of one partition now (as drift_sensor would), print the table, write the plot."""
+    """Evaluate drift now (as drift_sensor would) for a day or a range; print the table(s), write the plot."""
+    days = _drift_days(args)
+    if days is None:
+        return 2
     instance = _instance([args.source])
     from assets.partitions import partition_key
     from core.contracts import DRIFT_REPORTS
-    from core.drift_report import evaluate_partition, plot_png
+    from core.drift_report import over_time_png, plot_data, plot_png
     from core.lake import read_partitions, storage_options_from_env
-    from core.snapshot import utc_today
     from definitions import defs
 
-    day = args.day or utc_today()
-    config = {"ops": {"drift__reports": {"config": {"baseline_day": args.baseline.isoformat() if args.baseline
-                                                    else None}}}}
-    result = defs.resolve_job_def("drift_job").execute_in_process(
-        instance=instance, partition_key=partition_key(args.source, day), raise_on_error=False,
-        run_config={**config, "loggers": {"console": {"config": {"log_level": "CRITICAL"}}}})
-    if not result.success:
-        err.print(f"[red]drift evaluation failed for {args.source} {day}[/]: materialise the partition and an "
-                  "earlier one first (`evidence-lake run` / `backfill`); details in `dagster dev`")
-        return 1
-    rows = read_partitions(lake_root(), DRIFT_REPORTS, [(args.source, day)], storage_options_from_env()).filter(
-        pl.col("evaluation_id") == result.run_id)
-    if rows.height == 0:
-        console.print(f"no drift evaluation for {args.source} {day}: no earlier day with scores to compare with "
-                      "(pin one with --baseline)")
+    config = {"ops": {"drift__reports": {"config": {"baseline": args.baseline}}}}
+    job = defs.resolve_job_def("drift_job")
+    run_ids = {}
+    for day in days:  # in order: drift_since of a day builds on the days before it
+        result = job.execute_in_process(
+            instance=instance, partition_key=partition_key(args.source, day), raise_on_error=False,
+            run_config={**config, "loggers": {"console": {"config": {"log_level": "CRITICAL"}}}})
+        if not result.success:
+            failure = next((e.step_failure_data.error for e in result.all_events if e.is_step_failure), None)
+            why = failure.message.strip().splitlines()[0] if failure else "see the run in `dagster dev`"
+            why = why.split(": ", 1)[1] if why.startswith("dagster.") and ": " in why else why
+            err.print(f"[red]drift evaluation failed for {args.source} {day}[/]: {why}")
+            if "contains the day" not in why and "holds no day" not in why:
+                err.print("materialise the partition and an earlier one first (`evidence-lake run` / `backfill`)")
+            return 1
+        run_ids[day] = result.run_id
+    reports = read_partitions(lake_root(), DRIFT_REPORTS, [(args.source, d) for d in days],
+                              storage_options_from_env()).filter(pl.col("evaluation_id").is_in(list(run_ids.values())))
+    if reports.height == 0:
+        console.print(f"no drift evaluation for {args.source} {', '.join(map(str, days))}: nothing earlier to compare "
+                      "with (the first day of a source has no baseline; pin one with --baseline)")
         return 0
-    table = Table(title=f"Drift: {args.source} {day} vs {rows['baseline_day'][0]}")
-    for col in ("metric", "statistic", "value", "p-value", "status", "n base → cur"):
-        table.add_column(col, justify="right" if col in ("value", "p-value") else "left")
-    for r in rows.sort("metric").iter_rows(named=True):
+    if len(days) > 1:
+        return _drift_range_summary(args, days, reports, over_time_png)
+    day = days[0]
+    first = reports.sort("baseline_mode").row(0, named=True)  # a baseline row before scorer rows
+    against = ", ".join(str(d) for d in first["baseline_days"]) if first["baseline_mode"] != "scorer_version" else ""
+    table = Table(title=f"Drift: {args.source} {day} vs {reports['baseline_mode'][0]} ({against})")
+    for col in ("metric", "statistic", "value", "p-value", "adjusted", "status", "since", "n base → cur"):
+        table.add_column(col, justify="right" if col in ("value", "p-value", "adjusted") else "left")
+    for r in reports.sort("metric").iter_rows(named=True):
         style = {"ok": "green", "warn": "yellow", "drift": "red"}[r["status"]]
         table.add_row(r["metric"], r["statistic"], f"{r['value']:.4g}",
-                      "" if r["p_value"] is None else f"{r['p_value']:.3g}", f"[{style}]{r['status']}[/]",
+                      "" if r["p_value"] is None else f"{r['p_value']:.3g}",
+                      "" if r["p_value_adjusted"] is None else f"{r['p_value_adjusted']:.3g}",
+                      f"[{style}]{r['status']}[/]", str(r["drift_since"] or ""),
                       f"{r['n_baseline']} → {r['n_current']}")
     console.print(table)
-    _, info = evaluate_partition(lake_root(), args.source, day, "plot", dt.datetime.now(dt.UTC), args.baseline,
-                                 storage_options_from_env())
-    out = args.plot or Path(f"drift-{args.source}-{day}.png")
-    out.write_bytes(plot_png(info["plot_data"], f"{args.source} {day} vs {info['baseline_day']}"))
+    if first["baseline_mode"] != "scorer_version":
+        data = plot_data(lake_root(), args.source, day, first["baseline_days"], storage_options_from_env())
+        out = args.plot or Path(f"drift-{args.source}-{day}.png")
+        out.write_bytes(plot_png(data, f"{args.source} {day} vs {first['baseline_mode']} ({against})"))
+        console.print(f"plot: {out}")
+    return 0
+
+
+def _drift_range_summary(args: argparse.Namespace, days: list[dt.date], reports: pl.DataFrame, over_time_png) -> int:
+    """One row per day, one column per metric (status, and the first day of the drift episode)."""
+    metrics = sorted(set(reports["metric"].to_list()))
+    table = Table(title=f"Drift: {args.source} {days[0]} … {days[-1]} (baseline "
+                        f"{args.baseline or 'from sources.toml, else reference:3'})")
+    table.add_column("day")
+    table.add_column("baseline days")
+    for metric in metrics:
+        table.add_column(metric.replace("_", " "))
+    by_day = {d: {r["metric"]: r for r in reports.filter(pl.col("day") == d).iter_rows(named=True)} for d in days}
+    for day in days:
+        cells = by_day[day]
+        some = next((r for r in cells.values() if r["baseline_mode"] != "scorer_version"), None)
+        base = ", ".join(d.strftime("%m-%d") for d in some["baseline_days"]) if some else "none (nothing earlier)"
+        row = [str(day), base]
+        for metric in metrics:
+            r = cells.get(metric)
+            if r is None:
+                row.append("")
+                continue
+            style = {"ok": "green", "warn": "yellow", "drift": "red"}[r["status"]]
+            since = f" since {r['drift_since'].strftime('%m-%d')}" if r["drift_since"] else ""
+            row.append(f"[{style}]{r['status']}[/]{since}")
+        table.add_row(*row)
+    console.print(table)
+    drifted = reports.filter(pl.col("status") == "drift")
+    console.print(f"{drifted['day'].n_unique()} of {len(days)} days have a metric at drift")
+    out = args.plot or Path(f"drift-{args.source}-{days[0]}-{days[-1]}.png")
+    out.write_bytes(over_time_png(reports, f"{args.source} {days[0]} … {days[-1]}"))
     console.print(f"plot: {out}")
     return 0
 
@@ -1161,7 +1242,11 @@ def build_parser() -> argparse.ArgumentParser:
     drift = sub.add_parser("drift", help="evaluate drift of a partition against its baseline; table + PNG plot")
     drift.add_argument("--source", required=True)
     drift.add_argument("--day", type=_parse_day, help="UTC day (default: today)")
-    drift.add_argument("--baseline", type=_parse_day, help="pin the baseline day (default: previous day with data)")
+    drift.add_argument("--from", dest="from_day", type=_parse_day, help="evaluate every day with scores from here …")
+    drift.add_argument("--to", dest="to_day", type=_parse_day, help="… to here (inclusive), in order")
+    drift.add_argument("--baseline", type=_baseline_spec, metavar="SPEC",
+                       help="reference[:N] (default, N=3: the first N days with data), change (the previous day), "
+                            "YYYY-MM-DD or YYYY-MM-DD..YYYY-MM-DD (pinned); default: drift_baseline in sources.toml")
     drift.add_argument("--plot", type=Path, help="where to write the PNG (default: drift-<source>-<day>.png)")
     drift.set_defaults(func=cmd_drift)
 

@@ -42,6 +42,8 @@ def to_jsonable(series: pl.Series) -> list:
         return series.bin.encode("hex").to_list()
     if dtype.is_decimal():
         return series.cast(pl.Utf8).to_list()
+    if isinstance(dtype, pl.List) and dtype.inner.is_temporal() and dtype.inner != pl.Time:
+        return series.list.eval(pl.element().dt.to_string("iso")).to_list()
     return series.to_list()
 
 

@@ -438,20 +438,24 @@ EXPAND_RECEIPTS = TableContract(
 )
 
 DRIFT_REPORTS = TableContract(
-    layer="drift", name="reports", schema_name="evidence_lake.drift_report", schema_version=1,
+    layer="drift", name="reports", schema_name="evidence_lake.drift_report", schema_version=2,
     description="Append-only ledger: one row per (partition, metric) per evaluation, with all it needs to recompute.",
     columns=(
         *_common("evidence_lake.drift_report"),
         Col("evaluation_id", pl.Utf8, checks=(pa.Check.str_length(min_value=1),)),
         Col("baseline_source", pl.Utf8),
         Col("baseline_day", pl.Date),
+        Col("baseline_mode", pl.Utf8, checks=(pa.Check.isin(["reference", "change", "pinned", "scorer_version"]),)),
+        Col("baseline_days", pl.List(pl.Date)),
         Col("baseline_versions", pl.Utf8),
         Col("metric", pl.Utf8),
         Col("statistic", pl.Utf8),
         Col("value", pl.Float64),
         Col("p_value", pl.Float64, nullable=True, checks=(pa.Check.in_range(0.0, 1.0),)),
+        Col("p_value_adjusted", pl.Float64, nullable=True, checks=(pa.Check.in_range(0.0, 1.0),)),
         Col("threshold", pl.Utf8),
         Col("status", pl.Utf8, checks=(pa.Check.isin(["ok", "warn", "drift"]),)),
+        Col("drift_since", pl.Date, nullable=True),
         Col("bins", pl.Utf8),
         Col("n_baseline", pl.Int64, checks=(pa.Check.ge(0),)),
         Col("n_current", pl.Int64, checks=(pa.Check.ge(0),)),

@@ -1,15 +1,21 @@
 """Drift of one partition against its baseline: one report row per metric.
 
 Test selection follows sample size (reference/domain-notes §1.4): p-value tests (KS for
-scores, chi-square for categories) while both sides have at most SMALL_N rows, distances
+scores, chi-square for categories) while the smaller side has at most SMALL_N rows (a pooled
+reference window is large, the day under test is not), distances
 (normed Wasserstein and PSI, Jensen-Shannon) above. A p-value alone never raises "drift":
 the effect must also be material, so a large partition does not alarm on a trivial change.
 Each row records what it needs to be recomputed: statistic, thresholds, bins, seed, n.
+
+One evaluation tests several metrics at once, so their p-values are adjusted together with Holm's
+step-down method (it controls the family-wise error rate and, unlike Benjamini-Hochberg's
+guarantee, needs no independence: score and category come from the same rows). Raw and
+adjusted p-values are both stored; the status uses the adjusted one.
 """
 
 from __future__ import annotations
 
-import datetime as dt
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -91,7 +97,8 @@ def gather(
     return data
 
 
-def _status(p_value: float | None, effect: float, thresholds: tuple[float, float]) -> str:
+def status_for(p_value: float | None, effect: float, thresholds: tuple[float, float]) -> str:
+    """ok / warn / drift from a (multiplicity-adjusted) p-value and an effect size."""
     warn, drift = thresholds
     if p_value is None:
         return "drift" if effect >= drift else "warn" if effect >= warn else "ok"
@@ -102,7 +109,7 @@ def _status(p_value: float | None, effect: float, thresholds: tuple[float, float
     return "ok"  # not significant, or significant but immaterial
 
 
-def _row(
+def report_row(
     metric: str,
     statistic: str,
     value: float,
@@ -114,7 +121,9 @@ def _row(
     n_current: int,
     seed: int | None = None,
     details: dict | None = None,
+    effect: float | None = None,
 ) -> dict:
+    """One report row; ``status`` is a tuple of thresholds while the p-value still needs adjusting."""
     return {
         "metric": metric,
         "statistic": statistic,
@@ -127,6 +136,7 @@ def _row(
         "n_current": n_current,
         "seed": seed,
         "details": canonical_text(details or {}),
+        "_effect": float(value) if effect is None else float(effect),
     }
 
 
@@ -134,16 +144,16 @@ def _numeric(metric: str, base: list[float], cur: list[float]) -> list[dict]:
     if not base or not cur:
         return []
     rows = []
-    if max(len(base), len(cur)) <= SMALL_N:
+    if min(len(base), len(cur)) <= SMALL_N:  # the smaller side decides: a pooled baseline is large
         d, p, method = ks_2samp(base, cur)
         rows.append(
-            _row(
+            report_row(
                 metric,
                 f"ks_{method}",
                 d,
                 p,
                 {"alpha": ALPHA, "warn_alpha": WARN_ALPHA, "effect": EFFECT["ks"]},
-                _status(p, d, EFFECT["ks"]),
+                EFFECT["ks"],
                 [],
                 len(base),
                 len(cur),
@@ -152,13 +162,13 @@ def _numeric(metric: str, base: list[float], cur: list[float]) -> list[dict]:
     else:
         w = wasserstein_normed(base, cur)
         rows.append(
-            _row(
+            report_row(
                 metric,
                 "wasserstein_normed",
                 w,
                 None,
                 {"effect": EFFECT["wasserstein_normed"]},
-                _status(None, w, EFFECT["wasserstein_normed"]),
+                EFFECT["wasserstein_normed"],
                 [],
                 len(base),
                 len(cur),
@@ -167,13 +177,13 @@ def _numeric(metric: str, base: list[float], cur: list[float]) -> list[dict]:
         value, edges = psi(base, cur)
         finite = [e if abs(e) != float("inf") else ("-inf" if e < 0 else "inf") for e in edges]
         rows.append(
-            _row(
+            report_row(
                 f"{metric}_psi",
                 "psi",
                 value,
                 None,
                 {"effect": EFFECT["psi"]},
-                _status(None, value, EFFECT["psi"]),
+                EFFECT["psi"],
                 finite,
                 len(base),
                 len(cur),
@@ -187,30 +197,31 @@ def _categorical(metric: str, base: dict[str, int], cur: dict[str, int]) -> list
     if not n_b or not n_c:
         return []
     js = js_distance(base, cur)
-    if max(n_b, n_c) <= SMALL_N:
+    if min(n_b, n_c) <= SMALL_N:
         stat, p, merged = chi_square(base, cur)
         return [
-            _row(
+            report_row(
                 metric,
                 "chi_square",
                 stat,
                 p,
                 {"alpha": ALPHA, "warn_alpha": WARN_ALPHA, "effect_js": EFFECT["js"]},
-                _status(p, js, EFFECT["js"]),
+                EFFECT["js"],
                 sorted(merged["expected"]),
                 n_b,
                 n_c,
                 details={"js_distance": js, "baseline": base, "current": cur},
+                effect=js,
             )
         ]
     return [
-        _row(
+        report_row(
             metric,
             "jensen_shannon",
             js,
             None,
             {"effect": EFFECT["js"]},
-            _status(None, js, EFFECT["js"]),
+            EFFECT["js"],
             sorted(set(base) | set(cur)),
             n_b,
             n_c,
@@ -224,13 +235,13 @@ def _vocabulary(base: dict[str, int], cur: dict[str, int]) -> list[dict]:
         return []
     js = js_distance(base, cur)
     return [
-        _row(
+        report_row(
             "vocabulary",
             "jensen_shannon",
             js,
             None,
             {"effect": EFFECT["js_vocabulary"]},
-            _status(None, js, EFFECT["js_vocabulary"]),
+            EFFECT["js_vocabulary"],
             [],
             sum(base.values()),
             sum(cur.values()),
@@ -248,18 +259,19 @@ def _replay(metric: str, base: list[float], cur: list[float]) -> list[dict]:
     delta = sum(cur) / len(cur) - sum(base) / len(base)
     p = permutation_pvalue(base, cur, _mean_diff, PERMUTATIONS, SEED)
     return [
-        _row(
+        report_row(
             metric,
             "mean_delta",
             delta,
             p,
             {"alpha": ALPHA, "warn_alpha": WARN_ALPHA, "effect": EFFECT["delta"]},
-            _status(p, abs(delta), EFFECT["delta"]),
+            EFFECT["delta"],
             [],
             len(base),
             len(cur),
             seed=SEED,
             details={"baseline_mean": sum(base) / len(base), "current_mean": sum(cur) / len(cur)},
+            effect=abs(delta),
         )
     ]
 
@@ -281,7 +293,7 @@ def _schema(base: set, cur: set) -> list[dict]:
     )
     status = "drift" if removed or retyped else "warn" if added else "ok"
     return [
-        _row(
+        report_row(
             "payload_schema",
             "changed_fields",
             len(added) + len(removed) + len(retyped),
@@ -296,9 +308,52 @@ def _schema(base: set, cur: set) -> list[dict]:
     ]
 
 
+def holm(p_values: list[float]) -> list[float]:
+    """Holm's step-down adjustment (family-wise error, valid for dependent tests) in input order."""
+    order = sorted(range(len(p_values)), key=lambda i: p_values[i])
+    adjusted = [0.0] * len(p_values)
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (len(p_values) - rank) * p_values[i]))
+        adjusted[i] = running
+    return adjusted
+
+
+def finish(rows: list[dict]) -> list[dict]:
+    """Adjust the p-values of one evaluation together (Holm), then give every row its status."""
+    tested = [i for i, r in enumerate(rows) if r["p_value"] is not None]
+    for i, adjusted in zip(tested, holm([rows[i]["p_value"] for i in tested]), strict=True):
+        rows[i]["p_value_adjusted"] = adjusted
+    for row in rows:
+        row.setdefault("p_value_adjusted", None)
+        effect = row.pop("_effect")
+        if isinstance(row["status"], tuple):
+            row["status"] = status_for(row["p_value_adjusted"], effect, row["status"])
+    return rows
+
+
+def pool(parts: list[PartitionData]) -> PartitionData:
+    """One baseline from several days: values concatenated, counts summed, schemas united."""
+    out = PartitionData()
+    for part in parts:
+        out.scores += part.scores
+        out.hits += part.hits
+        out.reciprocal_ranks += part.reciprocal_ranks
+        for mine, theirs in ((out.categories, part.categories), (out.kinds, part.kinds),
+                             (out.vocabulary, part.vocabulary)):
+            for key, count in theirs.items():
+                mine[key] = mine.get(key, 0) + count
+        out.payload_schema |= part.payload_schema
+    return out
+
+
 def evaluate(baseline: PartitionData, current: PartitionData) -> list[dict]:
-    """Every metric that both sides have data for."""
-    return [
+    """Every metric that both sides have data for, p-values adjusted across them (Holm)."""
+    for side, data in (("baseline", baseline), ("current", current)):
+        bad = [x for x in data.scores if not math.isfinite(x)]
+        if bad:  # the scorer never writes one and the schema check refuses it: reaching here is a bug
+            raise ValueError(f"drift: the {side} has {len(bad)} value(s) that are not a finite score ({bad[0]!r})")
+    return finish([
         *_numeric("score_distribution", baseline.scores, current.scores),
         *_categorical("category_mix", baseline.categories, current.categories),
         *_categorical("evidence_kind_mix", baseline.kinds, current.kinds),
@@ -306,12 +361,4 @@ def evaluate(baseline: PartitionData, current: PartitionData) -> list[dict]:
         *_replay("replay_hit_at_k", baseline.hits, current.hits),
         *_replay("replay_mrr", baseline.reciprocal_ranks, current.reciprocal_ranks),
         *_schema(baseline.payload_schema, current.payload_schema),
-    ]
-
-
-def baseline_day(days_with_data: list[dt.date], day: dt.date, pinned: dt.date | None = None) -> dt.date | None:
-    """The pinned day, or the latest day with data before ``day``."""
-    if pinned is not None:
-        return pinned
-    earlier = [d for d in days_with_data if d < day]
-    return max(earlier) if earlier else None
+    ])

@@ -4,9 +4,9 @@
   n1*n2 <= EXACT_KS_CELLS, else the Kolmogorov limit Q(sqrt(n1 n2/(n1+n2)) D).
 * Wasserstein-1, normed by the baseline's standard deviation (Evidently's convention).
 * PSI over quantile bin edges pinned on the baseline (the edges are returned to be stored).
-* Chi-square goodness of fit of current counts against baseline proportions, with
-  categories whose expected count is below 5 merged into one ``__other__`` bucket (itself
-  folded into the smallest category until it expects at least 5).
+* Chi-square test of homogeneity of the two count tables, with categories whose expected
+  count is below 5 merged into one ``__other__`` bucket (itself folded into the smallest
+  category until it expects at least 5).
 * Jensen-Shannon distance (base 2, in [0, 1]).
 * Permutation p-values as (b + 1) / (m + 1) with a recorded seed.
 """
@@ -157,28 +157,45 @@ def chi2_sf(x: float, dof: int) -> float:
 
 
 def chi_square(baseline: Mapping[str, int], current: Mapping[str, int]) -> tuple[float, float, dict]:
-    """(statistic, p-value, merged): current counts against baseline proportions, small bins merged."""
+    """(statistic, p-value, merged) of the chi-square test of homogeneity of two count tables.
+
+    A two-sample test: expected counts come from both sides pooled, so a category the baseline
+    never saw has a real expectation and counts as change (a goodness-of-fit test against the
+    baseline's proportions would give it zero expectation and merge it away). Categories with
+    an expected count below 5 on either side are merged into ``__other__``, which is folded into
+    the smallest category until it expects at least 5 on both sides.
+    """
     n_base, n_cur = sum(baseline.values()), sum(current.values())
     if n_base == 0 or n_cur == 0:
         raise ValueError("chi-square needs counts on both sides")
-    expected = {k: n_cur * baseline.get(k, 0) / n_base for k in sorted(set(baseline) | set(current))}
-    merged_obs: dict[str, float] = {}
-    merged_exp: dict[str, float] = {}
-    for key, exp in expected.items():
-        target = key if exp >= SMALL_EXPECTED else "__other__"
-        merged_obs[target] = merged_obs.get(target, 0) + current.get(key, 0)
-        merged_exp[target] = merged_exp.get(target, 0.0) + exp
-    # the merged bucket must itself expect enough: fold it into the smallest real bucket until it does
-    while "__other__" in merged_exp and merged_exp["__other__"] < SMALL_EXPECTED and len(merged_exp) > 1:
-        smallest = min((k for k in merged_exp if k != "__other__"), key=lambda k: (merged_exp[k], k))
-        merged_obs["__other__"] += merged_obs.pop(smallest)
-        merged_exp["__other__"] += merged_exp.pop(smallest)
-    if merged_exp.get("__other__", 1.0) == 0.0:  # nothing expected at all: compare against a half count
-        merged_exp["__other__"] = 0.5
-    if len(merged_exp) < 2:
-        return 0.0, 1.0, {"observed": merged_obs, "expected": merged_exp}
-    stat = sum((merged_obs[k] - merged_exp[k]) ** 2 / merged_exp[k] for k in merged_exp)
-    return stat, chi2_sf(stat, len(merged_exp) - 1), {"observed": merged_obs, "expected": merged_exp}
+    total = n_base + n_cur
+    keys = sorted(set(baseline) | set(current))
+
+    def low(b: float, c: float) -> bool:
+        both = b + c
+        return min(n_base * both / total, n_cur * both / total) < SMALL_EXPECTED
+
+    obs_b: dict[str, float] = {}
+    obs_c: dict[str, float] = {}
+    for key in keys:
+        target = "__other__" if low(baseline.get(key, 0), current.get(key, 0)) else key
+        obs_b[target] = obs_b.get(target, 0) + baseline.get(key, 0)
+        obs_c[target] = obs_c.get(target, 0) + current.get(key, 0)
+    while "__other__" in obs_b and low(obs_b["__other__"], obs_c["__other__"]) and len(obs_b) > 1:
+        smallest = min((k for k in obs_b if k != "__other__"), key=lambda k: (obs_b[k] + obs_c[k], k))
+        obs_b["__other__"] += obs_b.pop(smallest)
+        obs_c["__other__"] += obs_c.pop(smallest)
+    expected = {k: n_cur * (obs_b[k] + obs_c[k]) / total for k in obs_b}
+    merged = {"baseline": obs_b, "current": obs_c, "expected": expected}
+    if len(obs_b) < 2:
+        return 0.0, 1.0, merged
+    stat = 0.0
+    for k in obs_b:
+        column = obs_b[k] + obs_c[k]
+        for observed, row in ((obs_b[k], n_base), (obs_c[k], n_cur)):
+            exp = row * column / total
+            stat += (observed - exp) ** 2 / exp
+    return stat, chi2_sf(stat, len(obs_b) - 1), merged
 
 
 def js_distance(p_counts: Mapping[str, float], q_counts: Mapping[str, float]) -> float:

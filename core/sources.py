@@ -32,6 +32,7 @@ class SourceConfig:
     ref: str = "HEAD"  # git: the ref whose history is snapshotted
     event_time_field: str = "ts"  # jsonl: field holding the event time
     max_file_bytes: int | None = None  # None: 1 GiB for jsonl streams, 8 MiB for files
+    drift_baseline: str | None = None  # core.drift_baseline grammar; None: the reference window
 
     def __post_init__(self) -> None:
         if self.max_file_bytes is None:
@@ -80,7 +81,7 @@ def _parse_source(file: Path, base: Path, name: str, spec: object) -> SourceConf
         raise _fail(file, name, "name must be 1-64 of letters, digits, '_', '.', '-' (it is a partition key)")
     if not isinstance(spec, dict):
         raise _fail(file, name, "must be a table with at least 'kind' and 'path'")
-    known = {"kind", "path", "ref", "event_time_field", "max_file_bytes"}
+    known = {"kind", "path", "ref", "event_time_field", "max_file_bytes", "drift_baseline"}
     unknown = sorted(set(spec) - known)
     if unknown:
         raise _fail(file, name, f"unknown keys {unknown}; allowed: {sorted(known)}")
@@ -102,4 +103,13 @@ def _parse_source(file: Path, base: Path, name: str, spec: object) -> SourceConf
     field_name = spec.get("event_time_field", "ts")
     if not isinstance(ref, str) or not ref or not isinstance(field_name, str) or not field_name:
         raise _fail(file, name, "'ref' and 'event_time_field' must be non-empty strings")
-    return SourceConfig(name=name, kind=kind, path=path, ref=ref, event_time_field=field_name, max_file_bytes=max_bytes)
+    drift = spec.get("drift_baseline")
+    if drift is not None:
+        from core.drift_baseline import BaselineError, parse_baseline
+
+        try:
+            parse_baseline(drift if isinstance(drift, str) else repr(drift))
+        except BaselineError as exc:
+            raise _fail(file, name, f"'drift_baseline': {exc}") from exc
+    return SourceConfig(name=name, kind=kind, path=path, ref=ref, event_time_field=field_name, max_file_bytes=max_bytes,
+                        drift_baseline=drift)

@@ -257,9 +257,42 @@ def test_replay_and_drift_commands(docs_lake, tmp_path):
     assert "hit_at_k" in replay and "reproducibility" in replay and "100.0%" in replay  # 2nd batch repeats 1st
     plot = tmp_path / "d.png"
     drift = run([str(BIN / "evidence-lake"), "drift", "--source", "docs", "--plot", str(plot)], docs_lake).stdout
-    assert "no drift evaluation" in drift and "no earlier day" in drift and not plot.exists()
+    assert "no drift evaluation" in drift and "nothing earlier" in drift and not plot.exists()
+    refused = run([str(BIN / "evidence-lake"), "drift", "--source", "docs", "--baseline", "last week"], docs_lake,
+                  check=False)
+    assert refused.returncode == 2 and "reference:N" in refused.stderr and "YYYY-MM-DD..YYYY-MM-DD" in refused.stderr
     bad = run([str(BIN / "evidence-lake"), "replay", "--source", "nope"], docs_lake, check=False)
     assert bad.returncode == 2 and "unknown source 'nope'" in bad.stderr
+
+
+def test_drift_over_a_range_flags_every_drifted_day_and_plots_it(tmp_path):
+    """Issue 13: sustained drift is visible every day under the default baseline, in one table and one plot."""
+    env = _make_env(tmp_path)
+    kb = tmp_path / "drifting"
+    run([str(BIN / "evidence-lake"), "gen-corpus", "--out", str(kb), "--days", "5", "--per-day", "60", "--seed", "7",
+         "--drift-from", "3"], env)
+    sources = write_sources(tmp_path / "drift.toml", {"kb": {"kind": "jsonl", "path": str(kb)}})
+    env["EVIDENCE_LAKE_SOURCES"] = str(sources)
+    run([str(BIN / "evidence-lake"), "backfill", "--source", "kb", "--from", "2026-11-16", "--to", "2026-11-20"], env)
+    plot = tmp_path / "range.png"
+    out = run([str(BIN / "evidence-lake"), "drift", "--source", "kb", "--from", "2026-11-16", "--to", "2026-11-20",
+               "--plot", str(plot)], env).stdout
+    rows = [line for line in out.splitlines() if line.count("│") > 3 and "2026-11-" in line]
+    lines = {line.split("│")[1].strip(): line for line in rows}
+    assert set(lines) == {"2026-11-16", "2026-11-17", "2026-11-18", "2026-11-19", "2026-11-20"}
+    assert "nothing earlier" in lines["2026-11-16"] and "ok" not in lines["2026-11-16"]  # the first day: no baseline
+    assert "drift since 11-19" in lines["2026-11-19"] and "drift since 11-19" in lines["2026-11-20"]
+    assert "drift" not in lines["2026-11-17"] + lines["2026-11-18"] and "ok" in lines["2026-11-18"]
+    assert "11-16, 11-17, 11-18" in lines["2026-11-20"]  # the reference window
+    assert "2 of 5 days have a metric at drift" in out.replace("\n", " ")
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    inside = run([str(BIN / "evidence-lake"), "drift", "--source", "kb", "--day", "2026-11-20", "--baseline",
+                  "2026-11-19..2026-11-20"], env, check=False)
+    said = " ".join(inside.stderr.split())
+    assert inside.returncode == 1 and "contains the day under test (2026-11-20)" in said and "dagster." not in said
+    pinned = run([str(BIN / "evidence-lake"), "drift", "--source", "kb", "--day", "2026-11-20", "--baseline", "change",
+                  "--plot", str(tmp_path / "one.png")], env).stdout
+    assert "vs change (2026-11-19)" in " ".join(pinned.split()) and (tmp_path / "one.png").exists()
 
 
 def test_a_warn_check_is_a_warning_and_never_fails_the_run(env, tmp_path):

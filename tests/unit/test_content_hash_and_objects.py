@@ -98,3 +98,16 @@ def test_paused_gc_restores_the_collector():
         assert not gc.isenabled()
         raise RuntimeError("boom")
     assert gc.isenabled()
+
+
+def test_lists_of_dates_hash_as_iso_text_and_a_changed_date_changes_the_hash():
+    import datetime as _dt
+
+    import polars as _pl
+
+    from core.content_hash import content_hash as _hash
+
+    day = _dt.date(2026, 11, 16)
+    frame = _pl.DataFrame({"k": ["a"], "days": [[day, day + _dt.timedelta(days=1)]]})
+    moved = _pl.DataFrame({"k": ["a"], "days": [[day, day + _dt.timedelta(days=2)]]})
+    assert _hash(frame, ["k"]) == _hash(frame.clone(), ["k"]) != _hash(moved, ["k"])

@@ -70,14 +70,23 @@ def test_chi2_survival_matches_scipy(x, dof):
     assert chi2_sf(x, dof) == pytest.approx(stats.chi2.sf(x, dof), abs=1e-9, rel=1e-9)
 
 
+def test_a_category_the_baseline_never_saw_is_change_not_merged_away():
+    stat, p, merged = chi_square({"accepted": 40}, {"accepted": 20, "needs_human_review": 20})
+    ref = stats.chi2_contingency([[40, 0], [20, 20]], correction=False)
+    assert "needs_human_review" in merged["expected"] and p < 1e-6
+    assert stat == pytest.approx(ref.statistic, abs=1e-9) and p == pytest.approx(ref.pvalue, abs=1e-12)
+
+
 def test_chi_square_with_small_count_rule_matches_scipy_on_the_merged_bins():
     baseline = {"accepted": 60, "rejected": 30, "partially_accepted": 8, "needs_human_review": 2}
     current = {"accepted": 30, "rejected": 55, "partially_accepted": 10, "needs_human_review": 3, "brand_new": 2}
     stat, p, merged = chi_square(baseline, current)
     keys = sorted(merged["expected"])
     assert "__other__" in keys and "needs_human_review" not in keys and "brand_new" not in keys
-    ref = stats.chisquare([merged["observed"][k] for k in keys], [merged["expected"][k] for k in keys])
+    table = [[merged["baseline"][k] for k in keys], [merged["current"][k] for k in keys]]
+    ref = stats.chi2_contingency(table, correction=False)
     assert stat == pytest.approx(ref.statistic, abs=1e-9) and p == pytest.approx(ref.pvalue, abs=1e-9)
+    assert sum(merged["baseline"].values()) == 100 and sum(merged["current"].values()) == 100  # nothing lost
     same = chi_square(baseline, baseline)
     assert same[0] == pytest.approx(0.0) and same[1] == pytest.approx(1.0)
 

@@ -81,3 +81,14 @@ def test_file_limit_default_depends_on_kind(tmp_path):
     assert sources["kb"].max_file_bytes == DEFAULT_MAX_STREAM_BYTES
     assert sources["small"].max_file_bytes == 10
     assert SourceConfig("x", "jsonl", tmp_path).max_file_bytes == DEFAULT_MAX_STREAM_BYTES
+
+
+@pytest.mark.parametrize("value, ok", [('"change"', True), ('"reference:5"', True), ('"2026-11-16..2026-11-18"', True),
+                                       ('"last week"', False), ("3", False), ('"2026-11-18..2026-11-16"', False)])
+def test_drift_baseline_is_checked_when_the_registry_is_read(tmp_path, value, ok):
+    file = _write(tmp_path, f'[sources.docs]\nkind = "tree"\npath = "docs"\ndrift_baseline = {value}\n')
+    if ok:
+        assert load_sources(file)["docs"].drift_baseline == value.strip('"')
+    else:
+        with pytest.raises(SourceConfigError, match=r"source 'docs': 'drift_baseline': baseline"):
+            load_sources(file)
