@@ -43,6 +43,7 @@ class PartitionOutcome:
     check_status: dict[str, str] = field(default_factory=dict)  # check name -> passed, failed or warned
 
 
+PG_STATEMENT_TIMEOUT_MS = 300_000  # a bookkeeping query stuck behind a lock fails after 5 min instead of hanging
 _orphans_reaped = False  # once per command: the orphan scan reads the instance's run table
 
 
@@ -72,6 +73,9 @@ def _instance(sources: list[str], reap_orphans: bool = True):
 
     try:
         instance = dg.DagsterInstance.get()
+        # Postgres storages open a new connection for every query (NullPool): hundreds per partition
+        # run. Keep a small pool per process instead, as dagster-webserver does; a no-op on sqlite.
+        instance.optimize_for_webserver(statement_timeout=PG_STATEMENT_TIMEOUT_MS, pool_recycle=3600, max_overflow=10)
         new = sorted(set(sources) - set(instance.get_dynamic_partitions(SOURCES_PARTITIONS_NAME)))
         if new:
             instance.add_dynamic_partitions(SOURCES_PARTITIONS_NAME, new)

@@ -61,6 +61,10 @@ def test_parallel_backfill_on_postgres_equals_the_sequential_one(postgres, seque
     assert [r[0] for r in runs] == ["SUCCESS"] * 6
     spans = sorted((start, end) for _, start, end in runs)
     assert any(spans[i + 1][0] < spans[i][1] for i in range(len(spans) - 1)), "no two runs overlapped"
+    # each CLI process keeps a small connection pool: without it every query is a new session (~600 a run)
+    sessions = _sessions(postgres, url)
+    print(f"Postgres sessions for 6 partition runs: {sessions}")
+    assert sessions < 60 * 6, sessions
 
 
 def test_two_overlapping_backfills_at_once_converge(postgres, sequential, tmp_path):
@@ -118,6 +122,19 @@ def test_sigkill_of_one_parallel_run_fails_only_its_partition_and_a_rerun_conver
     assert len(failed) == 1, out
     run([str(BIN / "evidence-lake"), "backfill", "--source", "repo", "--from", failed[0], "--to", failed[0]], env)
     assert partition_hashes(env["EVIDENCE_LAKE_ROOT"], None) == _days(sequential, "2024-03-03")
+
+
+def _sessions(postgres, url: str) -> int:
+    """Sessions ever opened to the test's database (pg_stat_database, PostgreSQL 14+)."""
+    conn = postgres.connect("postgres")
+    with conn.cursor() as cur:
+        cur.execute("SELECT to_regproc('pg_stat_force_next_flush') IS NOT NULL")
+        if cur.fetchone()[0]:  # PostgreSQL 15+: publish this backend's pending counts first
+            cur.execute("SELECT pg_stat_force_next_flush()")
+        cur.execute("SELECT sessions FROM pg_stat_database WHERE datname = %s", (url.rsplit("/", 1)[1],))
+        count = cur.fetchone()[0]
+    conn.close()
+    return int(count)
 
 
 def _has_runs_table(postgres, url: str) -> bool:
