@@ -3,6 +3,7 @@
 import datetime as dt
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -414,6 +415,62 @@ def test_a_kill_during_a_catch_up_day_is_retried_by_the_next_plain_run(main_run,
     assert partition_hashes(lake, None) == expected
 
 
+def test_twenty_kills_at_seeded_moments_across_catch_ups_then_one_plain_run_equals_an_uninterrupted_lake(tmp_path):
+    """Issue 16 acceptance: SIGKILL `run` at seeded moments (startup, snapshot, any asset, any check, a commit),
+    over and over across stream catch-ups; one plain `run` afterwards must give the lake an uninterrupted run
+    gives. When a run finishes before its kill, a late line for an earlier day makes new catch-up work."""
+    import random
+    import signal
+
+    import dagster as dg
+
+    from tests.helpers import partition_hashes
+
+    rng = random.Random(20261130)
+    for name in ("killed", "clean"):
+        (tmp_path / name).mkdir()
+    env = _make_env(tmp_path / "killed")
+    kb = Path(env["EVIDENCE_LAKE_SOURCES"]).parent / "kb"
+    write_corpus(generate(5, 12, seed=5), kb)  # five stream days to catch up, then today
+    kills, finished, moments = 0, 0, []
+    for _ in range(60):
+        if kills == 20:
+            break
+        proc = subprocess.Popen([str(BIN / "evidence-lake"), "run", "--source", "kb"], cwd=ROOT, env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        moment = rng.uniform(1.0, 7.0)
+        try:
+            proc.wait(timeout=moment)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=60)
+            kills += 1
+            moments.append(round(moment, 1))
+            continue
+        assert proc.returncode == 0, f"an unkilled run failed (exit {proc.returncode})"
+        finished += 1
+        day = dt.date(2026, 11, 16) + dt.timedelta(days=rng.randrange(5))
+        with open(kb / "events.jsonl", "a", encoding="utf-8") as handle:  # new work: a late line for a past day
+            handle.write(json.dumps({"schema": "pathway.op.v1", "op": "add", "uid": f"late-{finished}",
+                                     "ts": f"{day.isoformat()}T12:00:00Z"}) + "\n")
+    assert kills == 20, f"only {kills} kills landed ({finished} runs finished first)"
+    print(f"20 kills at {moments} s; {finished} runs finished before their kill and got a late line")
+    final = run([str(BIN / "evidence-lake"), "run", "--source", "kb"], env)
+    assert "failed" not in final.stdout, final.stdout
+
+    clean = _make_env(tmp_path / "clean")  # an uninterrupted run over the same stream files
+    shutil.rmtree(Path(clean["EVIDENCE_LAKE_SOURCES"]).parent / "kb")
+    shutil.copytree(kb, Path(clean["EVIDENCE_LAKE_SOURCES"]).parent / "kb")
+    run([str(BIN / "evidence-lake"), "run", "--source", "kb"], clean)
+    expected = {k: v for k, v in partition_hashes(clean["EVIDENCE_LAKE_ROOT"], None).items() if k[1] == "kb"}
+    got = {k: v for k, v in partition_hashes(env["EVIDENCE_LAKE_ROOT"], None).items() if k[1] == "kb"}
+    differing = sorted(k for k in expected.keys() | got.keys() if expected.get(k) != got.get(k))
+    assert not differing, (differing, moments)
+    assert len({k[2] for k in got}) == 6  # five stream days and today
+    with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:  # no killed run left STARTED
+        assert not instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]))
+
+
 def test_a_late_line_for_a_finished_day_is_caught_up_by_a_plain_run(env, monkeypatch):
     """Issue 16 case 3: a line appended later with an earlier day's event time is not missed."""
     run([str(BIN / "evidence-lake"), "backfill", "--source", "kb", "--from", "2026-11-16", "--to", "2026-11-17"], env)
@@ -471,8 +528,6 @@ def test_verify_a_check_subset_and_days_never_materialised(docs_lake):
 
 def test_verify_runs_every_check_in_parallel_and_names_a_corrupt_object(main_run, tmp_path):
     """A copy of the main run's lake with one stored object damaged: only its partitions fail, by name."""
-    import shutil
-
     from core.objects import ObjectStore
 
     env = dict(main_run[0])
