@@ -502,7 +502,7 @@ def _stream_catch_up(instance, source, today: dt.date) -> dict[dt.date, str]:
     due = {d: "never completed" for d in sorted(now) if d != today and not _completed(instance, source.name, d)}
     done = [d for d in sorted(now) if d != today and d not in due]
     stored = read_partitions(lake_root(), SNAPSHOT_FILES, [(source.name, d) for d in done],
-                             storage_options_from_env()).filter(pl.col("status") == "stored")
+                             storage_options_from_env(), verify=False).filter(pl.col("status") == "stored")
     recorded: dict[dt.date, dict[str, str]] = {}
     for day, path, obj in stored.select("day", "path", "object").iter_rows():
         recorded.setdefault(day, {})[path] = obj
@@ -712,6 +712,7 @@ def cmd_sql(args: argparse.Namespace) -> int:
     from core.canonical import canonical_text
     from core.lake import storage_options_from_env
     from core.sql import QueryLimitExceeded, ReadOnlyViolation, run_capped
+    from core.verified import TamperedDataError
 
     try:
         result = run_capped(lake_root(), args.query, storage_options_from_env(),
@@ -723,6 +724,9 @@ def cmd_sql(args: argparse.Namespace) -> int:
     except QueryLimitExceeded as exc:
         err.print(f"[red]stopped:[/] {exc}")
         return 2
+    except TamperedDataError as exc:
+        err.print(f"[red]refused:[/] {exc}")
+        return 1
     except Exception as exc:  # DuckDB parse/binder errors: show the message, not a traceback
         err.print(f"[red]query failed:[/] {exc}")
         err.print("views: run `evidence-lake tables` to list them (named <layer>_<name>)")
@@ -819,9 +823,9 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 def cmd_stats(args: argparse.Namespace) -> int:
     from core.lake import storage_options_from_env
-    from core.sql import QUERY_VIEWS, open_readonly
+    from core.sql import QUERY_VIEWS, open_readonly, referenced_tables
 
-    con = open_readonly(lake_root(), storage_options_from_env())
+    con = open_readonly(lake_root(), storage_options_from_env(), verify=referenced_tables(" ".join(QUERY_VIEWS)))
     existing = {row[0] for row in con.sql("select view_name from duckdb_views() where not internal").fetchall()}
     where = []
     if args.source:
@@ -1254,6 +1258,10 @@ def build_parser() -> argparse.ArgumentParser:
     drift.add_argument("--plot", type=Path, help="where to write the PNG (default: drift-<source>-<day>.png)")
     drift.set_defaults(func=cmd_drift)
 
+    for reader in (sql, search, stats, export, resolve, expand):
+        reader.add_argument("--no-verify", action="store_true",
+                            help="return rows without checking them against the lake's commits (forensics)")
+
     tables = sub.add_parser("tables", help="tables, Delta versions and row counts")
     tables.set_defaults(func=cmd_tables)
     return parser
@@ -1261,7 +1269,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    if getattr(args, "no_verify", False):
+        os.environ["EVIDENCE_LAKE_NO_VERIFY"] = "1"  # core.verified reads it; child processes inherit it
+        err.print("[yellow]--no-verify:[/] rows are returned without checking them against the lake's commits")
+    try:
+        return args.func(args)
+    except Exception as exc:
+        from core.verified import TamperedDataError
+
+        if isinstance(exc, TamperedDataError):
+            err.print(f"[red]refused:[/] {exc}")
+            return 1
+        raise
 
 
 if __name__ == "__main__":

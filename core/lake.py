@@ -206,6 +206,10 @@ def write_partitions(
                 ) from exc
             raise storage_error(uri, exc, storage_options) from None  # its text is in the message
     # write_deltalake moved ``table`` to the version it committed: no reopen, no history scan
+    if not contract.scope_columns and len(partitions) == 1 and df.height:
+        from core.verified import remember_written
+
+        remember_written(uri, table, partitions[0], digest)  # later verified reads of it need not hash again
     return WriteReceipt(uri, table.version(), df.height, digest, partitions)
 
 
@@ -324,11 +328,15 @@ def read_partitions(
     partitions: Sequence[Partition] | None = None,
     storage_options: dict[str, str] | None = None,
     version: int | None = None,
+    verify: bool | None = None,
 ) -> pl.DataFrame:
     """Rows of ``partitions`` (all rows when None); an absent table reads as empty.
 
     A data file that the log lists but that is missing or unreadable raises
-    LakeReadError naming the file: never an empty or partial result.
+    LakeReadError naming the file: never an empty or partial result. ``verify`` (default: on,
+    unless EVIDENCE_LAKE_NO_VERIFY=1) checks every partition returned against our commits and
+    raises TamperedDataError naming table, partition and row (core.verified). The pipeline
+    passes False: its checks verify and report instead of raising.
     """
     table = open_table(root, contract, storage_options, version)
     if table is None:
@@ -355,7 +363,12 @@ def read_partitions(
             "file from a backup; `DeltaTable(...).history()` shows which commit added it."
         ) from exc
     present = [c for c in contract.polars_schema if c in df.columns]
-    return df.select(present)
+    df = df.select(present)
+    from core.verified import verification_on, verify_partitions
+
+    if verification_on() if verify is None else verify:
+        verify_partitions(table_uri(root, contract), contract, table, df, partitions)
+    return df
 
 
 HISTORY_ATTEMPTS = 20

@@ -9,7 +9,9 @@ lake nor read or write anything else on the machine. The console caps rows (defa
 
 from __future__ import annotations
 
+import re
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import duckdb
@@ -43,13 +45,34 @@ QUERY_VIEWS: dict[str, tuple[tuple[str, ...], str]] = {
 }
 
 
+def referenced_tables(query: str) -> list[str]:
+    """Table ids (layer/name) a query reads: named directly, or through a q_* view."""
+    from core.contracts import CONTRACTS
+
+    words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", query.lower()))
+    names = {t.replace("/", "_"): t for t in CONTRACTS}
+    wanted = {names[w] for w in words if w in names}
+    for view, (needs, _) in QUERY_VIEWS.items():
+        if view in words:
+            wanted |= {names[n] for n in needs if n in names}
+    return sorted(wanted)
+
+
 class ReadOnlyViolation(ValueError):
     """The query tried to do something other than read the lake."""
 
 
 def open_readonly(root: str, storage_options: dict[str, str] | None = None, memory_limit: str = "2GB",
-                  unreadable: list[str] | None = None) -> duckdb.DuckDBPyConnection:
-    """A locked DuckDB session with every readable table as a view; ``unreadable`` collects why others are not."""
+                  unreadable: list[str] | None = None, verify: Iterable[str] = ()) -> duckdb.DuckDBPyConnection:
+    """A locked DuckDB session with every readable table as a view; ``unreadable`` collects why others are not.
+
+    Tables named in ``verify`` (layer/name) are verified at the version registered (core.verified):
+    TamperedDataError names the table, partition and row.
+    """
+    from core.contracts import CONTRACTS
+    from core.verified import verify_table
+
+    verify = set(verify)
     con = duckdb.connect(":memory:", config={"memory_limit": memory_limit})
     registered = set()
     for layer, name, uri in find_tables(root, storage_options):
@@ -59,6 +82,8 @@ def open_readonly(root: str, storage_options: dict[str, str] | None = None, memo
             if unreadable is not None:
                 unreadable.append(str(exc))
             continue
+        if table is not None and f"{layer}/{name}" in verify and f"{layer}/{name}" in CONTRACTS:
+            verify_table(root, CONTRACTS[f"{layer}/{name}"], storage_options, table)
         con.register(f"{layer}_{name}", table.to_pyarrow_dataset())
         registered.add(f"{layer}_{name}")
     for view, (needs, sql) in QUERY_VIEWS.items():
@@ -122,7 +147,7 @@ def run_capped(root: str, query: str, storage_options: dict[str, str] | None = N
     """
     check_read_only(query)
     unreadable: list[str] = []
-    con = open_readonly(root, storage_options, memory_limit, unreadable)
+    con = open_readonly(root, storage_options, memory_limit, unreadable, verify=referenced_tables(query))
     timer = threading.Timer(timeout_s, con.interrupt)
     timer.start()
     try:

@@ -35,7 +35,7 @@ class LakeResource(dg.ConfigurableResource):
     def read(
         self, contract: TableContract, partitions: Sequence[Partition] | None = None, version: int | None = None
     ) -> pl.DataFrame:
-        return read_partitions(self.root_uri, contract, partitions, self.storage_options, version)
+        return read_partitions(self.root_uri, contract, partitions, self.storage_options, version, verify=False)
 
     def table(self, contract: TableContract) -> DeltaTable | None:
         return open_table(self.root_uri, contract, self.storage_options)

@@ -19,6 +19,7 @@ from core.lake import LakeReadError, read_partitions
 from core.objects import ObjectStore
 from core.snapshot import take_snapshot
 from core.sources import SourceConfig
+from core.verified import TamperedDataError
 from tests.helpers import materialize_all, utc_today, write_sources
 
 SECRET = "sk-live-7d3f0a9b-do-not-leak-0c1e"
@@ -191,8 +192,11 @@ def test_a_tampered_partition_is_healed_by_rerunning_it(tmp_path, instance, lake
     from core.contracts import EVIDENCE_RECORDS
 
     tampered = _tamper_one_payload(lake_root, day)
-    rows = read_partitions(str(lake_root), EVIDENCE_RECORDS, [("repo", day)])
+    rows = read_partitions(str(lake_root), EVIDENCE_RECORDS, [("repo", day)], verify=False)  # forensics
     assert "tampered." in rows.filter(rows["evidence_id"] == tampered)["payload"][0]  # the damage is there
+    with pytest.raises(TamperedDataError, match=f"table evidence/records partition repo/2024-03-01: row "
+                                                f"evidence_id={tampered} does not match"):
+        read_partitions(str(lake_root), EVIDENCE_RECORDS, [("repo", day)])  # issue 16 case 2: reads verify
 
     rerun = materialize_all(instance, lake_root, sources, "repo", day)
     assert rerun.success and all(check_results(rerun).values()), check_results(rerun)
