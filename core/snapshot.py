@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -39,7 +40,18 @@ class SnapshotResult:
     status_counts: dict[str, int] = field(default_factory=dict)
 
 
+TODAY_ENV = "EVIDENCE_LAKE_TODAY"
+
+
 def utc_today() -> dt.date:
+    """Today in UTC. ``EVIDENCE_LAKE_TODAY=YYYY-MM-DD`` pins it: to reproduce a run of that day, and
+    for test sessions that span midnight (a lake built before it and one built after must agree)."""
+    pinned = os.environ.get(TODAY_ENV, "").strip()
+    if pinned:
+        try:
+            return dt.date.fromisoformat(pinned)
+        except ValueError:
+            raise ValueError(f"{TODAY_ENV}={pinned!r} is not a date (YYYY-MM-DD); unset it to use the clock") from None
     return dt.datetime.now(dt.UTC).date()
 
 

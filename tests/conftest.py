@@ -1,3 +1,4 @@
+import os
 import signal
 import sys
 import warnings
@@ -9,6 +10,11 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+# One "today" for the whole session, in every xdist worker and every CLI subprocess the tests start
+# (they inherit the environment): a lake built before midnight and one built after must agree.
+# A fixed day, not the clock, so workers that start on either side of midnight agree too.
+os.environ.setdefault("EVIDENCE_LAKE_TODAY", "2026-11-30")
 
 warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 warnings.filterwarnings("ignore", category=dg.BetaWarning)

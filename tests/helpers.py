@@ -106,7 +106,10 @@ def materialize_snapshot(
 
 
 def utc_today() -> dt.date:
-    return dt.datetime.now(dt.UTC).date()
+    """The pipeline's today (the test session pins it in conftest, so midnight cannot split a test)."""
+    from core.snapshot import utc_today as pipeline_today
+
+    return pipeline_today()
 
 
 def materialize_all(

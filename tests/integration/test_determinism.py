@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.helpers import commit_files, init_repo
+from tests.helpers import commit_files, init_repo, utc_today
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -57,7 +57,7 @@ def test_snapshot_ids_do_not_depend_on_timezone_locale_or_hash_seed(tmp_path):
     kb.mkdir()
     # line 0: local date 1 March, UTC 2 March; line 1: local date 2 March, UTC 1 March
     (kb / "s.jsonl").write_bytes(b'{"ts":"2024-03-01T23:30:00-02:00"}\n{"ts":"2024-03-02T04:00:00+05:30"}\n')
-    today = dt.datetime.now(dt.UTC).date()
+    today = utc_today()
     variants = [
         {"TZ": "Asia/Kolkata", "PYTHONHASHSEED": "1", "LC_ALL": "C.UTF-8"},
         {"TZ": "America/Anchorage", "PYTHONHASHSEED": "2", "LC_ALL": "C"},
