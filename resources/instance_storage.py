@@ -98,7 +98,11 @@ class EngineCachingEventLogStorage(SqliteEventLogStorage):
         return found
 
 
-class EngineCachingRunStorage(SqliteRunStorage):
+class _OneEngine:
+    """``connect()`` through one cached engine: the run and schedule storages' single database."""
+
+    _conn_string: str
+
     def __init__(self, conn_string: str, inst_data=None) -> None:
         self.engines = EngineCache(busy_timeout=False)
         super().__init__(conn_string, inst_data)
@@ -110,16 +114,12 @@ class EngineCachingRunStorage(SqliteRunStorage):
             yield conn
 
 
-class EngineCachingScheduleStorage(SqliteScheduleStorage):
-    def __init__(self, conn_string: str, inst_data=None) -> None:
-        self.engines = EngineCache(busy_timeout=False)
-        super().__init__(conn_string, inst_data)
+class EngineCachingRunStorage(_OneEngine, SqliteRunStorage):
+    pass
 
-    @contextmanager
-    def connect(self) -> Iterator[Connection]:
-        engine, _ = self.engines.get(self._conn_string)
-        with engine.connect() as conn, conn.begin():
-            yield conn
+
+class EngineCachingScheduleStorage(_OneEngine, SqliteScheduleStorage):
+    pass
 
 
 class EngineCachingSqliteStorage(DagsterSqliteStorage):
