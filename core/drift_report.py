@@ -70,9 +70,8 @@ def drift_history(root: str, source: str, day: dt.date, mode: str, storage_optio
     reports = reports.filter(pl.col("baseline_mode") == mode)
     if reports.height == 0:
         return []
-    newest = reports.group_by("day").agg(pl.col("evaluated_at").max().alias("newest"))
-    reports = reports.join(newest, on="day").filter(pl.col("evaluated_at") == pl.col("newest"))
-    return reports.select("day", "metric", "status", "drift_since").sort("day", descending=True).rows()
+    newest = newest_evaluations(reports).select("day", "metric", "status", "drift_since")
+    return newest.sort("day", descending=True).rows()
 
 
 def drift_since(metric: str, status: str, day: dt.date, history: list[tuple]) -> dt.date | None:
