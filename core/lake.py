@@ -371,7 +371,7 @@ def read_partitions(
     return df
 
 
-HISTORY_ATTEMPTS = 20
+HISTORY_DEADLINE_S = 60.0
 
 
 def commit_history(table: DeltaTable) -> list[dict]:
@@ -381,18 +381,25 @@ def commit_history(table: DeltaTable) -> list[dict]:
     object was *loaded* at, but lists commit files up to the newest in storage: a commit that
     lands between the open and the call shifts every number by one, and a reader then opens
     the wrong version (seen with two parallel runs writing one table). The listing is trusted
-    only when the table's version did not move across it; otherwise it is taken again.
+    only when the table's version did not move across it; otherwise it is taken again, after a
+    short jittered pause, until a quiet moment or ``HISTORY_DEADLINE_S``. A budget in time, not
+    in attempts: a writer committing back to back can take many attempts, but never a minute.
     """
-    for _ in range(HISTORY_ATTEMPTS):
+    deadline = time.monotonic() + HISTORY_DEADLINE_S
+    attempts = 0
+    while True:
         table.update_incremental()
         before = table.version()
         entries = table.history()
         table.update_incremental()
+        attempts += 1
         if table.version() == before:
             return entries
-        time.sleep(0.01 * (0.5 + random.random()))
-    raise LakeReadError(f"{table.table_uri()}: the table kept changing while its history was read "
-                        f"({HISTORY_ATTEMPTS} attempts); retry when writers are quieter.")
+        if time.monotonic() > deadline:
+            raise LakeReadError(
+                f"{table.table_uri}: the table kept changing while its history was read ({attempts} attempts "
+                f"in {HISTORY_DEADLINE_S:.0f} s); retry when writers are quieter.")
+        time.sleep(min(0.2, 0.005 * attempts) * (0.5 + random.random()))
 
 
 def list_partitions(root: str, contract: TableContract, storage_options: dict[str, str] | None = None

@@ -10,9 +10,10 @@ import multiprocessing
 from pathlib import Path
 
 import pyarrow as pa
+import pytest
 from deltalake import CommitProperties, DeltaTable, write_deltalake
 
-from core.lake import commit_history
+from core.lake import LakeReadError, commit_history
 
 COMMITS = 80
 
@@ -71,3 +72,24 @@ def test_versions_stay_true_while_another_process_commits(tmp_path):
     assert len(final) == COMMITS + 1 and final[0]["version"] == COMMITS
     assert all(e["tag"] == _tag_in_log(root, e["version"]) for e in final)
     assert readings > 3, f"only {readings} readings overlapped the writer"
+
+
+class _CommitsWhileListed(DeltaTable):
+    """A real table with a writer that commits during every history listing: it is never quiet."""
+
+    def history(self, limit=None):
+        entries = super().history(limit)
+        _commit(self.table_uri, f"during{len(entries)}")
+        return entries
+
+
+def test_a_table_that_never_goes_quiet_fails_with_its_uri_after_the_deadline(tmp_path, monkeypatch):
+    import core.lake
+
+    root = str(tmp_path / "t")
+    _commit(root, "first")
+    monkeypatch.setattr(core.lake, "HISTORY_DEADLINE_S", 0.3)
+    with pytest.raises(LakeReadError, match=r"kept changing while its history was read \(\d+ attempts") as err:
+        commit_history(_CommitsWhileListed(root))
+    assert str(err.value).startswith(f"file://{root}")  # names the table
+    assert len(DeltaTable(root).history()) > 2  # it did retry, each attempt saw a new commit
