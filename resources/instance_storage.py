@@ -140,9 +140,12 @@ class EngineCachingSqliteStorage(DagsterSqliteStorage):
 
 
 def instance_yaml(home: str) -> str:
-    """The dagster.yaml the CLI writes into a new DAGSTER_HOME: this storage, no telemetry."""
+    """The dagster.yaml the CLI writes into a new DAGSTER_HOME: this storage, thread-mirrored compute logs,
+    no telemetry."""
     base = json.dumps(os.path.join(os.path.abspath(home), "storage"))  # a JSON string is a YAML string
     return ("telemetry:\n  enabled: false\n"
             "storage:\n  custom:\n    module: resources.instance_storage\n"
             "    class: EngineCachingSqliteStorage\n"
-            f"    config:\n      base_dir: {base}\n")
+            f"    config:\n      base_dir: {base}\n"
+            "compute_logs:\n  module: resources.compute_logs\n  class: ThreadMirrorComputeLogManager\n"
+            f"  config:\n    base_dir: {base}\n")
