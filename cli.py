@@ -1015,7 +1015,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     runs = read_partitions(lake_root(), REPLAY_RUNS, [(args.source, day)], storage_options_from_env())
     batch = runs.filter(pl.col("replay_batch_id") == result.run_id)
     previous = latest_batch(runs.filter(pl.col("replay_batch_id") != result.run_id))
-    card = scorecard(batch)
+    tasks = read_partitions(lake_root(), REPLAY_TASKS, [(args.source, day)], storage_options_from_env())
+    card = scorecard(batch, tasks)
     repro = reproducibility(batch, previous)
     table = Table(title=f"Replay scorecard: {args.source} {day} (batch {result.run_id[:8]})")
     table.add_column("metric")
@@ -1026,6 +1027,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
                   else f"{repro:.1%}")
     for outcome, n in card.get("outcomes", {}).items():
         table.add_row(f"outcome: {outcome}", str(n))
+    for origin, rates in card.get("by_origin", {}).items():
+        table.add_row(f"{origin}: tasks / hit@1 / hit@k / MRR",
+                      f"{rates['tasks']} / {rates['hit_at_1']} / {rates['hit_at_k']} / {rates['mrr']}")
     console.print(table)
     return 0
 

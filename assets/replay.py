@@ -75,7 +75,7 @@ def replay_runs(context: dg.AssetExecutionContext, tasks: pl.DataFrame, lake: La
     receipts = receipts_frame(expander.receipts, source, day)
     previous = latest_batch(
         lake.read(REPLAY_RUNS, [(source, day)]).filter(pl.col("replay_batch_id") != context.run.run_id))
-    card = scorecard(runs)
+    card = scorecard(runs, tasks)
     repro = reproducibility(runs, previous)
     refused = receipts.filter(pl.col("status") == "FAILURE")
     context.log.info(f"replayed {runs.height} tasks with {answerer.name}: {card}; reproducibility {repro}; "

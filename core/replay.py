@@ -1,7 +1,8 @@
 """Replay: retrieve → bundle → respond → validate → log, for tasks with known answers.
 
 Tasks are derived from the partition's own index (symbols: "where is X defined" and, when
-documented, "what does X do"; sections: their heading words) or authored in
+documented, their docstring's words; sections: their heading words; only when the answer is
+unique in the partition) or authored in
 ``data/replay_tasks/*.jsonl|yaml``. A task's id is the hash of its content. Bundles are
 bounded (sections, bytes, expansions); a request without bounds is refused.
 
@@ -63,28 +64,55 @@ def _sample(df: pl.DataFrame, id_col: str, n: int) -> pl.DataFrame:
     return keyed.sort("_k").head(n).drop("_k")
 
 
-def derive_tasks(symbols: pl.DataFrame, sections: pl.DataFrame) -> list[dict]:
-    """Tasks from the partition's own symbols and sections.
+MIN_DOC_TERMS = 3  # a "what does" query needs this many searchable words of its own
 
-    A name or heading with no searchable word (``f``, ``A``, stop words only) gives no task: its
-    query could only match by accident ("where is f defined" searches for "defined").
+
+def _well_named(name: str) -> bool:
+    """Not a dunder, not one letter, and at least one searchable word."""
+    return len(name) > 1 and not (name.startswith("__") and name.endswith("__")) and bool(query_terms(name))
+
+
+def _once(df: pl.DataFrame, col: str) -> pl.Expr:
+    """Rows whose ``col`` value occurs exactly once in ``df``."""
+    return pl.col(col).is_in(df.group_by(col).len().filter(pl.col("len") == 1)[col].implode())
+
+
+def derive_tasks(symbols: pl.DataFrame, sections: pl.DataFrame) -> list[dict]:
+    """Tasks from the partition's own symbols and sections, each with exactly one right answer.
+
+    - ``where is X defined``: X is the name when no other symbol of the partition has it, else
+      the qualified name; a qualified name defined twice (``if``/``else`` branches) gives no task.
+    - ``what does X do``: the query is the first docstring line, not the name (which would give
+      the answer away); only a line with ``MIN_DOC_TERMS`` words that no other symbol shares.
+    - sections: the heading path, when no other section has the same one.
+
+    Dunders and one-letter names give no task: "where is __init__ defined" has hundreds of
+    answers and "where is f defined" searches for nothing but "defined".
     """
     tasks = []
-    searchable = symbols.filter(pl.col("kind") != "module").filter(
-        pl.col("name").map_elements(lambda n: bool(query_terms(n)), return_dtype=pl.Boolean))
-    picked = _sample(searchable, "symbol_id", MAX_DERIVED_SYMBOLS)
-    for symbol_id, name, doc, eid in picked.select("symbol_id", "name", "doc", "evidence_id").iter_rows():
-        tasks.append({"query": f"where is {name} defined", "expected_ids": [eid], "expected_terms": [],
+    symbols = symbols.filter(pl.col("kind") != "module")
+    name_once = set(symbols.filter(_once(symbols, "name"))["name"].to_list())
+    doc_once = set(symbols.filter(pl.col("doc").is_not_null()).pipe(lambda d: d.filter(_once(d, "doc")))["doc"]
+                   .to_list())
+    candidates = symbols.filter(_once(symbols, "qualified_name")).filter(
+        pl.col("name").map_elements(_well_named, return_dtype=pl.Boolean))
+    picked = _sample(candidates, "symbol_id", MAX_DERIVED_SYMBOLS)
+    for symbol_id, name, qualified, doc, eid in picked.select(
+            "symbol_id", "name", "qualified_name", "doc", "evidence_id").iter_rows():
+        named = name if name in name_once else qualified
+        tasks.append({"query": f"where is {named} defined", "expected_ids": [eid], "expected_terms": [],
                       "origin": "derived_symbol_where", "reference": symbol_id})
-        if doc:
-            tasks.append({"query": f"what does {name} do", "expected_ids": [eid], "expected_terms": [],
+        if doc and doc in doc_once and len(query_terms(doc)) >= MIN_DOC_TERMS:
+            tasks.append({"query": doc, "expected_ids": [eid], "expected_terms": [],
                           "origin": "derived_symbol_what", "reference": symbol_id})
-    with_heading = sections.filter(pl.col("heading_path").map_elements(
-        lambda hp: bool(query_terms(" ".join(hp))), return_dtype=pl.Boolean))
-    for path, heading_path, line, eid in _sample(with_heading, "section_id", MAX_DERIVED_SECTIONS).select(
-            "path", "heading_path", "line_start", "evidence_id").iter_rows():
-        tasks.append({"query": " ".join(heading_path), "expected_ids": [eid], "expected_terms": [],
-                      "origin": "derived_section", "reference": f"{path}:{line + 1}"})
+    if sections.height:
+        keyed = sections.with_columns(pl.col("heading_path").list.join(" › ").alias("_heading"))
+        with_heading = keyed.filter(_once(keyed, "_heading")).filter(pl.col("heading_path").map_elements(
+            lambda hp: bool(query_terms(" ".join(hp))), return_dtype=pl.Boolean))
+        for path, heading_path, line, eid in _sample(with_heading, "section_id", MAX_DERIVED_SECTIONS).select(
+                "path", "heading_path", "line_start", "evidence_id").iter_rows():
+            tasks.append({"query": " ".join(heading_path), "expected_ids": [eid], "expected_terms": [],
+                          "origin": "derived_section", "reference": f"{path}:{line + 1}"})
     return tasks
 
 
@@ -256,19 +284,29 @@ def latest_batch(runs: pl.DataFrame) -> pl.DataFrame:
     return runs.filter(pl.col("replay_batch_id") == order[-1]) if order else runs.clear()
 
 
-def scorecard(runs: pl.DataFrame) -> dict:
-    """tasks, hit@1, hit@k, MRR, grounded rate and outcomes of one batch."""
-    n = runs.height
-    if n == 0:
-        return {"tasks": 0}
+def _rates(runs: pl.DataFrame) -> dict:
     return {
-        "tasks": n,
+        "tasks": runs.height,
         "hit_at_1": round(float((runs["reciprocal_rank"] == 1.0).mean()), 4),
         "hit_at_k": round(float(runs["hit_at_k"].mean()), 4),
         "mrr": round(float(runs["reciprocal_rank"].mean()), 4),
+    }
+
+
+def scorecard(runs: pl.DataFrame, tasks: pl.DataFrame | None = None) -> dict:
+    """tasks, hit@1, hit@k, MRR, grounded rate and outcomes of one batch; per task origin when ``tasks`` is given."""
+    if runs.height == 0:
+        return {"tasks": 0}
+    card = {
+        **_rates(runs),
         "grounded_rate": round(float(runs["grounded"].mean()), 4),
         "outcomes": dict(sorted(runs.group_by("outcome").len().iter_rows())),
     }
+    if tasks is not None:
+        joined = runs.join(tasks.select("task_id", "origin").unique("task_id"), on="task_id", how="left")
+        card["by_origin"] = {origin or "unknown": _rates(part) for (origin,), part in
+                             sorted(joined.group_by("origin"), key=lambda g: g[0][0] or "")}
+    return card
 
 
 def reproducibility(current: pl.DataFrame, previous: pl.DataFrame) -> float | None:

@@ -256,6 +256,7 @@ def test_bundled_sources_give_all_three_datasets_and_export(tmp_path):
 def test_replay_and_drift_commands(docs_lake, tmp_path):
     replay = run([str(BIN / "evidence-lake"), "replay", "--source", "docs"], docs_lake).stdout
     assert "hit_at_k" in replay and "reproducibility" in replay and "100.0%" in replay  # 2nd batch repeats 1st
+    assert "derived_section: tasks / hit@1 / hit@k / MRR │ 2 / 1.0 / 1.0 / 1.0" in replay  # per origin
     plot = tmp_path / "d.png"
     drift = run([str(BIN / "evidence-lake"), "drift", "--source", "docs", "--plot", str(plot)], docs_lake).stdout
     assert "no drift evaluation" in drift and "nothing earlier" in drift and not plot.exists()

@@ -118,10 +118,63 @@ def test_derived_tasks_never_have_a_query_without_searchable_words():
     from core.tokenize import query_terms
 
     symbols = pl.DataFrame({"symbol_id": ["@s/m.f", "@s/m.checksum"], "kind": ["function", "function"],
-                            "name": ["f", "checksum"], "doc": ["Do it.", "Sum the bytes."],
+                            "name": ["f", "checksum"], "qualified_name": ["m.f", "m.checksum"],
+                            "doc": ["Do it.", "Sum the bytes."],
                             "evidence_id": ["1" * 64, "2" * 64]})
     sections = pl.DataFrame({"section_id": ["x" * 64], "path": ["a.md"], "heading": ["A"], "heading_path": [["A"]],
                              "line_start": [0], "evidence_id": ["3" * 64]})
     tasks = derive_tasks(symbols, sections)
     assert tasks and all(query_terms(t["query"]) for t in tasks)  # heading "A" gives none either
     assert {t["reference"] for t in tasks} == {"@s/m.checksum"}
+
+
+def _symbols(rows):
+    import polars as pl
+
+    cols = ("symbol_id", "qualified_name", "name", "kind", "doc")
+    frame = {c: [r[i] for r in rows] for i, c in enumerate(cols)}
+    frame["evidence_id"] = [f"{i:064x}" for i in range(len(rows))]
+    return pl.DataFrame(frame, schema={**{c: pl.Utf8 for c in cols}, "evidence_id": pl.Utf8})
+
+
+NO_SECTIONS = {"section_id": [], "path": [], "heading": [], "heading_path": [], "line_start": [], "evidence_id": []}
+
+
+def test_derived_tasks_have_one_right_answer_each():
+    """Issue 11: a shared name is asked by qualified name; a qualified name defined twice, a dunder or a shared
+    docstring gives no task; "what does" queries are the docstring's words, never the name."""
+    import polars as pl
+
+    from core.replay import derive_tasks
+
+    symbols = _symbols([
+        ("@s/a.decode", "a.decode", "decode", "function", "Turn the wire bytes into a message object."),
+        ("@s/b.Codec.decode", "b.Codec.decode", "decode", "method", "Return self."),
+        ("@s/c.raw_checksum", "c.raw_checksum", "raw_checksum", "function", "Return self."),
+        ("@s/c.twice", "c.twice", "twice", "function", None),
+        ("@s/c.twice#2", "c.twice", "twice", "function", None),  # if/else: two definitions, no single answer
+        ("@s/c.K.__init__", "c.K.__init__", "__init__", "method", "Build the keyed record store."),
+        ("@s/c", "c", "c", "module", None),
+    ])
+    sections = pl.DataFrame({"section_id": ["1" * 64, "2" * 64, "3" * 64], "path": ["a.md", "b.md", "b.md"],
+                             "heading": ["Install", "Install", "Upgrade"],
+                             "heading_path": [["Install"], ["Install"], ["Guide", "Upgrade"]],
+                             "line_start": [0, 0, 9], "evidence_id": ["7" * 64, "8" * 64, "9" * 64]})
+    tasks = {(t["origin"], t["query"]): t["reference"] for t in derive_tasks(symbols, sections)}
+    assert tasks == {
+        ("derived_symbol_where", "where is a.decode defined"): "@s/a.decode",
+        ("derived_symbol_where", "where is b.Codec.decode defined"): "@s/b.Codec.decode",
+        ("derived_symbol_where", "where is raw_checksum defined"): "@s/c.raw_checksum",
+        ("derived_symbol_what", "Turn the wire bytes into a message object."): "@s/a.decode",
+        ("derived_section", "Guide Upgrade"): "b.md:10",
+    }
+
+
+def test_no_symbols_and_no_sections_derive_nothing():
+    import polars as pl
+
+    from core.replay import derive_tasks
+
+    assert derive_tasks(_symbols([]), pl.DataFrame(NO_SECTIONS, schema={
+        "section_id": pl.Utf8, "path": pl.Utf8, "heading": pl.Utf8, "heading_path": pl.List(pl.Utf8),
+        "line_start": pl.Int64, "evidence_id": pl.Utf8})) == []
