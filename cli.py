@@ -835,7 +835,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
     clause = f" where {' and '.join(where)}" if where else ""
     shown = 0
     for view in ("q_evidence_by_kind", "q_diagnostics_by_severity", "q_files_by_language", "q_rejects_by_reason",
-                 "q_files_with_diagnostics"):
+                 "q_files_with_diagnostics", "q_most_imported"):
         if view not in existing or view not in QUERY_VIEWS:
             continue
         df = pl.from_arrow(con.sql(f"select * from {view}{clause} limit {args.limit}").to_arrow_table())

@@ -188,6 +188,7 @@ EVIDENCE_KINDS = (
     "review_finding",
     "audit_score",
     "event",
+    "edge",
 )
 
 EVIDENCE_RECORDS = TableContract(

@@ -9,6 +9,7 @@ are reused from an earlier partition instead of being extracted again.
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
 import hashlib
 import json
@@ -21,10 +22,14 @@ import polars as pl
 from core.canonical import canonical_json, canonical_text
 from core.contracts import EVIDENCE_RECORDS, EVIDENCE_REJECTS
 from core.extract.base import EXTRACTOR_VERSIONS, Extracted, decode_text
-from core.extract.markdown import extract_sections
+from core.extract.markdown import extract_links, extract_sections
+from core.extract.python_imports import extract_imports
 from core.extract.python_symbols import extract_symbols
+from core.extract.ruff_lint import BATCH_FILES, find_ruff, lint
+from core.extract.ruff_lint import EXTRACTOR as RUFF
+from core.extract.ruff_lint import to_evidence as ruff_evidence
 from core.extract.streams import DEFAULT_MAX_LINE_BYTES, LineReject, StreamRecord, excerpt, iter_lines
-from core.extract.text_metrics import extract_diagnostics, extract_metrics
+from core.extract.text_metrics import extract_diagnostics, extract_metrics, parse_python
 from core.objects import ObjectStore
 from core.perf import paused_gc
 from core.readers.entries import lang_hint
@@ -52,23 +57,43 @@ def reject_id(source: str, path: str, line_offset: int | None, reason: str, raw_
     return hashlib.sha256(canonical_json(ident)).hexdigest()
 
 
-def extract_file(data: bytes, path: str) -> tuple[list[Extracted], list[str]]:
-    """All file extractors over one text file; an extractor that raises is reported, not fatal."""
+LintOutcome = tuple[list[dict] | None, str | None]  # ruff's findings for one file, or why there are none
+
+
+def extract_file(data: bytes, path: str, lint: LintOutcome | None = None) -> tuple[list[Extracted], list[str]]:
+    """All file extractors over one text file; an extractor that raises is reported, not fatal.
+
+    A Python file is parsed once for every ast-based extractor; ``lint`` is what the batch ruff
+    run (``core.extract.ruff_lint``) found in it.
+    """
     lang = lang_hint(path)
     text = decode_text(data)
     out: list[Extracted] = []
     errors: list[str] = []
+    parsed = parse_python(text, path) if lang == "python" else None
+    tree = parsed if isinstance(parsed, ast.Module) else None
     steps = [("text_metrics", lambda: [extract_metrics(data, text, lang)]),
-             ("diagnostics", lambda: extract_diagnostics(data, text, lang, path))]
+             ("diagnostics", lambda: extract_diagnostics(data, text, lang, path, parsed))]
     if lang == "markdown":
         steps.append(("markdown_sections", lambda: extract_sections(text)))
+        steps.append(("markdown_links", lambda: extract_links(text, path)))
     if lang == "python":
-        steps.append(("python_symbols", lambda: extract_symbols(text, path)))
+        steps.append(("python_symbols", lambda: extract_symbols(text, path, tree) if tree is not None else []))
+        steps.append(("python_imports", lambda: extract_imports(tree, path) if tree is not None else []))
     for name, step in steps:
         try:
             out.extend(step())
         except Exception as exc:  # a bug or a pathological file: quarantine, keep the other extractors
             errors.append(f"{name}: {type(exc).__name__}: {exc}"[:300])
+    if lang == "python" and lint is not None:
+        findings, why_not = lint
+        if findings is None:
+            errors.append(f"{RUFF}: {why_not}"[:300])
+        else:
+            try:
+                out.extend(ruff_evidence(findings))
+            except Exception as exc:  # ruff's JSON changed shape: this file's lint is lost, nothing else
+                errors.append(f"{RUFF}: {type(exc).__name__}: {exc}"[:300])
     return out, errors
 
 
@@ -197,13 +222,20 @@ def intact(prior: pl.DataFrame) -> pl.Series:
 
 
 def reusable_keys(prior: pl.DataFrame) -> pl.DataFrame:
-    """(object, path) pairs whose earlier records are all intact and made by the current extractor versions."""
+    """(object, path) pairs whose earlier records are all intact and made by the current extractor versions.
+
+    Call ``find_ruff()`` first: it puts ruff's extractor version into EXTRACTOR_VERSIONS.
+    """
     if prior.height == 0:
         return pl.DataFrame(schema={"object": pl.Utf8, "path": pl.Utf8})
     current = pl.DataFrame({"extractor": list(EXTRACTOR_VERSIONS), "current": list(EXTRACTOR_VERSIONS.values())})
     flagged = prior.with_columns(intact(prior)).join(current, on="extractor", how="left").with_columns(
         ((pl.col("extractor_version") == pl.col("current")).fill_null(False) & pl.col("intact")).alias("ok"))
-    return flagged.group_by("object", "path").agg(pl.col("ok").all()).filter(pl.col("ok")).select("object", "path")
+    per_file = flagged.group_by("object", "path").agg(
+        pl.col("ok").all(), (pl.col("extractor") == RUFF).any().alias("linted"))
+    python = per_file["path"].map_elements(lambda p: lang_hint(p) == "python", return_dtype=pl.Boolean)
+    # a Python file without ruff's summary record was not linted (ruff missing, timed out): lint it now
+    return per_file.filter(pl.col("ok") & (pl.col("linted") | ~python)).select("object", "path")
 
 
 def build_evidence(
@@ -222,11 +254,35 @@ def build_evidence(
         return _build(source, source_kind, day, files, store, time_field, recorded_at, prior, max_line_bytes)
 
 
+class _LintAhead:
+    """ruff over the Python files to extract, one batch ahead of the extraction loop (bounded memory)."""
+
+    def __init__(self, pending: list[tuple[str, str]], store: ObjectStore) -> None:
+        self.pending, self.store, self.pos = pending, store, 0
+        self.results: dict[str, LintOutcome] = {}
+
+    def get(self, path: str) -> LintOutcome:
+        if path not in self.results:
+            self.results.clear()
+            batch = self.pending[self.pos:self.pos + BATCH_FILES]
+            self.pos += len(batch)
+            found = lint([(p, self.store.get(obj)) for p, obj in batch])
+            for p, _ in batch:
+                self.results[p] = (found.findings[p], None) if p in found.findings else \
+                    (None, found.errors.get(p, "ruff reported nothing for this file"))
+        return self.results.pop(path, (None, "not linted (the file was not in the batch)"))
+
+
 def _build(source, source_kind, day, files, store, time_field, recorded_at, prior, max_line_bytes) -> EvidenceResult:
     b = _Builder(source, day, recorded_at)
+    find_ruff()  # ruff's version enters EXTRACTOR_VERSIONS before any reuse decision or record
     reuse = set()
     if prior is not None and source_kind != "jsonl":
         reuse = {tuple(k) for k in reusable_keys(prior).iter_rows()}
+    linter = _LintAhead([(path, obj) for path, status, obj, is_text in files.select(
+        "path", "status", "object", "is_text").iter_rows()
+        if status == "stored" and is_text and source_kind != "jsonl" and lang_hint(path) == "python"
+        and (obj, path) not in reuse], store)
     reused_keys: list[tuple[str, str]] = []
     extracted = lines_in = duplicates = 0
     for path, status, obj, is_text, detail, offsets in files.select(
@@ -259,7 +315,8 @@ def _build(source, source_kind, day, files, store, time_field, recorded_at, prio
             reused_keys.append((obj, path))
             continue
         extracted += 1
-        records, errors = extract_file(store.get(obj), path)
+        records, errors = extract_file(store.get(obj), path,
+                                       linter.get(path) if lang_hint(path) == "python" else None)
         for e in records:
             b.record(e, path, obj)
         for err in errors:

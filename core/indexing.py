@@ -34,6 +34,9 @@ SNIPPET_CHARS = 200
 NAME_BOOST = 5  # a symbol's name counts this many times: hit@1 0.964 at 3, 0.975 at 5 (750 stdlib names)
 SEARCHABLE_KINDS = ("section", "symbol", "diagnostic", "session", "replay_run", "review_finding", "audit_score",
                     "event")
+# Lint findings are answered by SQL (q_files_with_diagnostics); 25k "unused import" documents in BM25 only crowd
+# out the definitions and sections a search is for. Import and link edges are SQL questions too (q_importers).
+NOT_SEARCHED_EXTRACTORS = ("ruff_diagnostics",)
 
 
 @dataclass
@@ -109,7 +112,8 @@ def _build(records: pl.DataFrame, source: str, day: dt.date) -> IndexBuild:
     sections: dict[str, list] = {c: [] for c in ("section_id", "path", "heading", "level", "heading_path",
                                                  "line_start", "line_end", "content_hash", "evidence_id")}
     symbols: list[tuple] = []
-    rows = records.filter(pl.col("kind").is_in(SEARCHABLE_KINDS)).select(
+    rows = records.filter(pl.col("kind").is_in(SEARCHABLE_KINDS)
+                          & ~pl.col("extractor").is_in(NOT_SEARCHED_EXTRACTORS)).select(
         "evidence_id", "kind", "path", "line_start", "payload").sort("evidence_id")
     for evidence_id, kind, path, line, payload_text in rows.iter_rows():
         payload = orjson.loads(payload_text)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 SCORER = "evidence_lake.rubric"
 SCORER_VERSION = "1.0.0"
 CATEGORIES = ("accepted", "partially_accepted", "rejected", "needs_human_review")
-NOT_SCORED = ("metric", "diagnostic")  # measurements about files, not examples to learn from
+NOT_SCORED = ("metric", "diagnostic", "edge")  # measurements about files and links, not examples to learn from
 MAX_TEXT = 200_000  # a longer string is not plausible training text
 
 

@@ -39,6 +39,41 @@ QUERY_VIEWS: dict[str, tuple[tuple[str, ...], str]] = {
         from evidence_rejects group by all order by all"""),
     "q_rejects_by_reason": (("evidence_rejects",), """
         select source, day, reason, count(*) as n from evidence_rejects group by all order by all"""),
+    "q_diagnostics_by_rule": (("evidence_records",), """
+        select source, day, json_extract_string(payload, '$.code') as code, path, count(*) as n,
+               min(line_start) as first_line
+        from evidence_records where kind = 'diagnostic' group by all order by all"""),
+    "q_imports_of": (("evidence_records",), """
+        select source, day, path, json_extract_string(payload, '$.importer') as importer,
+               json_extract_string(payload, '$.module') as module,
+               json_extract_string(payload, '$.raw_module') as raw_module,
+               json_extract_string(payload, '$.name') as name, json_extract_string(payload, '$.alias') as alias,
+               line_start as line, cast(json_extract(payload, '$.level') as integer) as level,
+               cast(json_extract(payload, '$.conditional') as boolean) as conditional,
+               cast(json_extract(payload, '$.type_checking') as boolean) as type_checking,
+               cast(json_extract(payload, '$.star') as boolean) as star
+        from evidence_records
+        where kind = 'edge' and json_extract_string(payload, '$.edge_kind') = 'import' order by all"""),
+    "q_importers": (("evidence_records",), """
+        select source, day, json_extract_string(payload, '$.module') as module, path,
+               json_extract_string(payload, '$.importer') as importer, count(*) as imports,
+               bool_and(cast(json_extract(payload, '$.type_checking') as boolean)) as type_checking_only
+        from evidence_records
+        where kind = 'edge' and json_extract_string(payload, '$.edge_kind') = 'import'
+          and json_extract_string(payload, '$.module') is not null
+        group by all order by all"""),
+    "q_most_imported": (("evidence_records",), """
+        select source, day, json_extract_string(payload, '$.module') as module, count(distinct path) as files
+        from evidence_records
+        where kind = 'edge' and json_extract_string(payload, '$.edge_kind') = 'import'
+          and json_extract_string(payload, '$.module') is not null
+        group by all order by source, day, files desc, module"""),
+    "q_links": (("evidence_records",), """
+        select source, day, path, line_start as line, json_extract_string(payload, '$.target') as target,
+               json_extract_string(payload, '$.resolved_path') as resolved_path,
+               cast(json_extract(payload, '$.external') as boolean) as external
+        from evidence_records
+        where kind = 'edge' and json_extract_string(payload, '$.edge_kind') = 'link' order by all"""),
     "q_files_by_language": (("raw_snapshot_files",), """
         select source, day, coalesce(lang_hint, 'unknown') as lang, count(*) as files,
                sum(size) as bytes from raw_snapshot_files group by all order by all"""),

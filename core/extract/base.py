@@ -7,10 +7,13 @@ from dataclasses import dataclass, field
 # A version bump changes extractor_version and so every id the extractor produces.
 EXTRACTOR_VERSIONS: dict[str, str] = {
     "markdown_sections": "1.0.0",
+    "markdown_links": "1.0.0",
     "python_symbols": "1.0.0",
+    "python_imports": "1.0.0",
     "text_metrics": "1.0.0",
-    "diagnostics": "1.0.0",
+    "diagnostics": "1.1.0",  # 1.1: long lines and whitespace only for non-Python files (ruff lints Python)
     "jsonl_stream": "1.0.0",
+    # "ruff_diagnostics" is added by core.extract.ruff_lint.find_ruff(): it carries ruff's own version
 }
 
 

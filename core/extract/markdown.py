@@ -1,4 +1,4 @@
-"""Markdown sections: one per ATX or setext heading, plus the text before the first heading.
+"""Markdown sections (one per ATX or setext heading, plus the text before the first heading) and links.
 
 Lines are 0-based, ``line_start`` inclusive and ``line_end`` exclusive. A ``#`` inside a
 fenced code block (``` or ~~~) is not a heading. ``heading_path`` lists the enclosing
@@ -8,6 +8,7 @@ headings down to this one.
 from __future__ import annotations
 
 import hashlib
+import posixpath
 import re
 
 from core.extract.base import Extracted, text_lines
@@ -80,3 +81,43 @@ def _section(lines: list[str], start: int, end: int, level: int, title: str, pat
             "content_hash": hashlib.sha256(body.encode("utf-8")).hexdigest(),
         },
     )
+
+
+_LINK = re.compile(r"(?<!!)\[([^\]\n]*)\]\(\s*<?([^)\s>]+)>?(?:\s+(?:\"[^\"]*\"|'[^']*'))?\s*\)")
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:|^//")
+
+
+def link_target(path: str, target: str) -> tuple[str | None, bool]:
+    """(path inside the source the link points at, or None; whether it leaves the source)."""
+    if _SCHEME.match(target):
+        return None, True
+    bare = target.split("#", 1)[0].split("?", 1)[0]
+    if not bare:
+        return path, False  # an anchor in the same document
+    joined = posixpath.normpath(posixpath.join(posixpath.dirname(path), bare)) if not bare.startswith("/") \
+        else posixpath.normpath(bare.lstrip("/"))
+    return (None, False) if joined == ".." or joined.startswith("../") else (joined, False)
+
+
+def extract_links(text: str, path: str) -> list[Extracted]:
+    """One ``edge`` per inline link outside fenced code: a document linking to another is an edge too."""
+    out: list[Extracted] = []
+    fence: str | None = None
+    for i, line in enumerate(text_lines(text)):
+        fence_match = _FENCE.match(line)
+        if fence is not None:
+            if fence_match and fence_match.group(1)[0] == fence[0] and len(fence_match.group(1)) >= len(fence):
+                fence = None
+            continue
+        if fence_match:
+            fence = fence_match.group(1)
+            continue
+        for n, match in enumerate(_LINK.finditer(line)):
+            label, target = match.group(1).strip(), match.group(2)
+            resolved, external = link_target(path, target)
+            out.append(Extracted(
+                kind="edge", extractor="markdown_links", line_start=i, line_end=i + 1,
+                locator={"line": i, "n": n},
+                payload={"edge_kind": "link", "target": target, "text": label, "resolved_path": resolved,
+                         "external": external, "line": i}))
+    return out

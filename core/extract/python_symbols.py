@@ -44,12 +44,16 @@ def _symbol(qualname: str, kind: str, node: ast.AST, start: int, end: int, **ext
                      line_start=start, line_end=end, payload=payload)
 
 
-def extract_symbols(text: str, path: str) -> list[Extracted]:
-    """Every symbol of the module; a file that does not parse gives none (diagnostics report it)."""
-    try:
-        tree = ast.parse(text, filename=path)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return []
+def extract_symbols(text: str, path: str, tree: ast.Module | None = None) -> list[Extracted]:
+    """Every symbol of the module; a file that does not parse gives none (diagnostics report it).
+
+    ``tree``: the module already parsed by the caller (one parse serves every Python extractor).
+    """
+    if tree is None:
+        try:
+            tree = ast.parse(text, filename=path)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            return []
     module = module_name(path)
     n_lines = len(text_lines(text))
     out = [_symbol(module, "module", tree, 0, n_lines, signature=None, decorators=[])]

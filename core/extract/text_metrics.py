@@ -1,4 +1,5 @@
-"""Metrics for any text file, and diagnostics (syntax errors, long lines, line endings, whitespace)."""
+"""Metrics for any text file, and cheap diagnostics (syntax errors, line endings; long lines and whitespace
+outside Python)."""
 
 from __future__ import annotations
 
@@ -34,28 +35,45 @@ def _diag(code: str, start: int, end: int, **payload) -> Extracted:
                      line_start=start, line_end=end, payload={"code": code, **payload})
 
 
-def extract_diagnostics(data: bytes, text: str, lang: str | None, path: str) -> list[Extracted]:
+NOT_PARSED = object()  # extract_diagnostics parses the file itself
+
+
+def parse_python(text: str, path: str) -> ast.Module | BaseException:
+    """The module's tree, or the exception that says why there is none."""
+    try:
+        return ast.parse(text, filename=path)
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:  # NUL bytes, absurd nesting
+        return exc
+
+
+def extract_diagnostics(data: bytes, text: str, lang: str | None, path: str,
+                        parsed: object = NOT_PARSED) -> list[Extracted]:
+    """Syntax errors and mixed line endings for every file; long lines and trailing whitespace for non-Python
+    files (Python files get ruff's findings instead). ``parsed``: ``parse_python``'s result, when the caller has it.
+    """
     lines = text_lines(text)
     out: list[Extracted] = []
     if lang == "python":
-        try:
-            ast.parse(text, filename=path)
-        except SyntaxError as exc:
-            line = max((exc.lineno or 1) - 1, 0)
-            out.append(_diag("syntax_error", line, line + 1, line=line, column=exc.offset,
-                             message=exc.msg, severity="error"))
-        except (ValueError, RecursionError, MemoryError) as exc:  # NUL bytes, absurd nesting
+        if parsed is NOT_PARSED:
+            parsed = parse_python(text, path)
+        if isinstance(parsed, SyntaxError):
+            line = max((parsed.lineno or 1) - 1, 0)
+            out.append(_diag("syntax_error", line, line + 1, line=line, column=parsed.offset,
+                             message=parsed.msg, severity="error"))
+        elif isinstance(parsed, BaseException):  # NUL bytes, absurd nesting
             out.append(_diag("syntax_error", 0, max(len(lines), 1), line=0, column=None,
-                             message=f"{type(exc).__name__}: {exc}", severity="error"))
+                             message=f"{type(parsed).__name__}: {parsed}", severity="error"))
+    crlf = data.count(b"\r\n")
+    lf = data.count(b"\n") - crlf
+    if crlf and lf:
+        out.append(_diag("mixed_line_endings", 0, len(lines), crlf=crlf, lf=lf, severity="warning"))
+    if lang == "python":
+        return out
     long_lines = [i for i, line in enumerate(lines) if len(line) > LONG_LINE]
     if long_lines:
         out.append(_diag("long_line", long_lines[0], long_lines[-1] + 1, count=len(long_lines),
                          lines=long_lines[:MAX_LISTED], limit=LONG_LINE,
                          max_length=max(len(lines[i]) for i in long_lines), severity="warning"))
-    crlf = data.count(b"\r\n")
-    lf = data.count(b"\n") - crlf
-    if crlf and lf:
-        out.append(_diag("mixed_line_endings", 0, len(lines), crlf=crlf, lf=lf, severity="warning"))
     trailing = [i for i, line in enumerate(lines) if line != line.rstrip(" \t")]
     if trailing:
         out.append(_diag("trailing_whitespace", trailing[0], trailing[-1] + 1, count=len(trailing),
