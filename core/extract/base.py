@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 EXTRACTOR_VERSIONS: dict[str, str] = {
     "markdown_sections": "1.0.0",
     "markdown_links": "1.0.0",
-    "python_symbols": "1.0.0",
+    "python_symbols": "1.1.0",  # 1.1: module constants and variables, class attributes
     "python_imports": "1.0.0",
     "text_metrics": "1.0.0",
     "diagnostics": "1.1.0",  # 1.1: long lines and whitespace only for non-Python files (ruff lints Python)

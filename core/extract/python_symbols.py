@@ -1,4 +1,6 @@
-"""Python symbols via ``ast``: module, class, function, async function and method.
+"""Python symbols via ``ast``: module, class, function, async function, method, and the names bound by
+assignments at module level (``constant`` when UPPER_CASE, else ``variable``) and in class bodies
+(``attribute``). Parameters are not symbols: they are searchable in their function's signature.
 
 Qualified names start with the module's dotted name derived from the path
 (``tools/checksum.py`` → ``tools.checksum``; a package ``__init__.py`` is the package).
@@ -20,7 +22,29 @@ def module_name(path: str) -> str:
     return ".".join(parts) or "__main__"
 
 
+MAX_VALUE_CHARS = 120  # of the assignment's first source line, kept on the symbol
+
+
+def _bound_names(targets: list[ast.expr]) -> list[str]:
+    """Plain names an assignment binds (``a = b = 1``, ``a, (b, c) = …``); attributes and subscripts bind none."""
+    out: list[str] = []
+    for target in targets:
+        if isinstance(target, ast.Name):
+            out.append(target.id)
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            out.extend(_bound_names(target.elts))
+        elif isinstance(target, ast.Starred):
+            out.extend(_bound_names([target.value]))
+    return out
+
+
+def _is_constant(name: str) -> bool:
+    return name.upper() == name and any(c.isalpha() for c in name)
+
+
 def _first_doc_line(node: ast.AST) -> str | None:
+    if not isinstance(node, (ast.AsyncFunctionDef, ast.FunctionDef, ast.ClassDef, ast.Module)):
+        return None
     doc = ast.get_docstring(node, clean=True)
     return doc.strip().splitlines()[0] if doc and doc.strip() else None
 
@@ -55,10 +79,13 @@ def extract_symbols(text: str, path: str, tree: ast.Module | None = None) -> lis
         except (SyntaxError, ValueError, RecursionError, MemoryError):
             return []
     module = module_name(path)
-    n_lines = len(text_lines(text))
+    lines = text_lines(text)
+    n_lines = len(lines)
     out = [_symbol(module, "module", tree, 0, n_lines, signature=None, decorators=[])]
 
-    def visit(body: list[ast.stmt], prefix: str, in_class: bool) -> None:
+    seen: set[tuple[str, int]] = set()
+
+    def visit(body: list[ast.stmt], prefix: str, in_class: bool, in_function: bool = False) -> None:
         for node in body:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 start = min([d.lineno for d in node.decorator_list] + [node.lineno]) - 1
@@ -69,18 +96,31 @@ def extract_symbols(text: str, path: str, tree: ast.Module | None = None) -> lis
                     bases = [ast.unparse(b) for b in node.bases] + [ast.unparse(k) for k in node.keywords]
                     out.append(_symbol(qual, "class", node, start, end, signature=f"({', '.join(bases)})",
                                        decorators=decorators))
-                    visit(node.body, qual, in_class=True)
+                    visit(node.body, qual, in_class=True, in_function=in_function)
                 else:
                     is_async = isinstance(node, ast.AsyncFunctionDef)
                     kind = "method" if in_class else ("async_function" if is_async else "function")
                     out.append(_symbol(qual, kind, node, start, end, signature=_signature(node),
                                        decorators=decorators, is_async=is_async))
-                    visit(node.body, qual, in_class=False)
+                    visit(node.body, qual, in_class=False, in_function=True)
+            elif isinstance(node, (ast.Assign, ast.AnnAssign)) and not in_function:
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                annotation = ast.unparse(node.annotation) if isinstance(node, ast.AnnAssign) else None
+                start, end = node.lineno - 1, node.end_lineno or node.lineno
+                value = lines[start].strip()[:MAX_VALUE_CHARS] if start < len(lines) else None  # not unparse: O(1)
+                for name in _bound_names(targets):
+                    qual = f"{prefix}.{name}"
+                    if (qual, start) in seen:  # `X = 1; X = 1` on one line: one symbol
+                        continue
+                    seen.add((qual, start))
+                    kind = "attribute" if in_class else ("constant" if _is_constant(name) else "variable")
+                    out.append(_symbol(qual, kind, node, start, end, signature=annotation, decorators=[],
+                                       value=value))
             elif isinstance(node, (ast.If, ast.Try, ast.With, ast.AsyncWith)):
                 for block in ("body", "orelse", "finalbody", "handlers"):
                     inner = getattr(node, block, None) or []
                     stmts = [s for h in inner for s in h.body] if block == "handlers" else inner
-                    visit(stmts, prefix, in_class)
+                    visit(stmts, prefix, in_class, in_function)
 
     visit(tree.body, module, in_class=False)
     return out

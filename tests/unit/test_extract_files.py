@@ -165,3 +165,20 @@ def test_symbols_from_a_real_stdlib_package():
     assert found["json.decoder.JSONDecoder"] == "class"
     assert found["json.decoder.JSONDecoder.raw_decode"] == "method"
     assert found["json.dumps"] == "function"
+
+
+def test_assignments_at_module_and_class_level_are_symbols_and_function_locals_are_not():
+    """Issue 11: constants, module variables and class attributes are indexed; parameters and locals are not."""
+    text = ("DEFAULT_SIZE: int = 8 * 1024\nlog = None\na, (b, *rest) = 1, (2, 3)\nX = 1; X = 1\n"
+            "obj.attr = 5\nif True:\n    FLAG = 1\n"
+            "class K:\n    limit = 3\n    def m(self, p):\n        local = p\n        return local\n"
+            "def f(q):\n    inner = q\n    class Local:\n        hidden = 1\n    return inner\n")
+    got = {(s.payload["qualified_name"], s.payload["symbol_kind"]) for s in extract_symbols(text, "pkg/mod.py")}
+    assert got == {("pkg.mod", "module"), ("pkg.mod.DEFAULT_SIZE", "constant"), ("pkg.mod.log", "variable"),
+                   ("pkg.mod.a", "variable"), ("pkg.mod.b", "variable"), ("pkg.mod.rest", "variable"),
+                   ("pkg.mod.X", "constant"), ("pkg.mod.FLAG", "constant"), ("pkg.mod.K", "class"),
+                   ("pkg.mod.K.limit", "attribute"), ("pkg.mod.K.m", "method"), ("pkg.mod.f", "function"),
+                   ("pkg.mod.f.Local", "class")}
+    size = next(s for s in extract_symbols(text, "pkg/mod.py") if s.payload["name"] == "DEFAULT_SIZE")
+    assert size.payload["signature"] == "int" and size.payload["value"] == "DEFAULT_SIZE: int = 8 * 1024"
+    assert size.payload["doc"] is None and size.line_start == 0 and size.line_end == 1
