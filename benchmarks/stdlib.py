@@ -1,0 +1,112 @@
+"""The main job on this machine's Python standard library as a tree source, beside a raw parse loop.
+
+Raw baseline (same run, same files): walk the tree, read each file, sha256 it, and for ``.py``
+files ``ast.parse`` + ``ast.walk``. Then ``evidence-lake run`` on a fresh lake and Dagster home,
+as a user would run it: wall time, peak RSS (of that process), and Dagster's own step
+durations split into assets and checks. ``--copies 4`` repeats the tree four times under one
+source, to see how time and memory grow with the corpus.
+
+Usage: python -m benchmarks.stdlib [--copies 1 4] [--tree PATH] [--sample all|0.1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.common import ROOT
+
+SKIP = {"site-packages", "__pycache__"}
+
+
+def copy_tree(src: Path, dest: Path, copies: int) -> int:
+    """``copies`` copies of the stdlib (without site-packages and bytecode) under ``dest``; file count."""
+    n = 0
+    for c in range(copies):
+        target = dest / f"copy{c}"
+        shutil.copytree(src, target, ignore=lambda d, names: [x for x in names if x in SKIP], symlinks=True)
+        n += sum(1 for p in target.rglob("*") if p.is_file() and not p.is_symlink())
+    return n
+
+
+def raw_loop(root: Path) -> tuple[float, int]:
+    start = time.perf_counter()
+    files = 0
+    for dirpath, _, names in os.walk(root):
+        for name in sorted(names):
+            path = Path(dirpath) / name
+            if path.is_symlink():
+                continue
+            data = path.read_bytes()
+            hashlib.sha256(data).hexdigest()
+            files += 1
+            if name.endswith(".py"):
+                try:
+                    for _ in ast.walk(ast.parse(data)):
+                        pass
+                except (SyntaxError, ValueError):
+                    pass
+    return time.perf_counter() - start, files
+
+
+def main_job(work: Path, tree: Path, sample: str) -> dict:
+    (work / "sources.toml").write_text(f'[sources.stdlib]\nkind = "tree"\npath = "{tree}"\n')
+    env = {**os.environ, "EVIDENCE_LAKE_SOURCES": str(work / "sources.toml"), "EVIDENCE_LAKE_ROOT": str(work / "lake"),
+           "DAGSTER_HOME": str(work / "home"), "EVIDENCE_LAKE_CHECK_SAMPLE": sample, "COLUMNS": "150"}
+    start = time.perf_counter()
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "evidence-lake"), "run", "--source", "stdlib"],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    out = proc.stdout.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    if status != 0:
+        raise SystemExit(f"evidence-lake run failed:\n{out.decode(errors='replace')[-3000:]}")
+    return {"wall": wall, "peak_rss_mib": usage.ru_maxrss / 1024, **step_split(work / "home")}
+
+
+def step_split(home: Path) -> dict:
+    """Seconds in asset steps and in check steps, from the run's step stats in the Dagster instance."""
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        (run,) = instance.get_runs(limit=1)
+        stats = instance.get_run_step_stats(run.run_id)
+    steps = {s.step_key: (s.end_time or 0) - (s.start_time or 0) for s in stats}
+    checks = sum(v for k, v in steps.items() if k.endswith("_checks"))
+    assets = sum(v for k, v in steps.items() if not k.endswith("_checks"))
+    return {"assets_s": assets, "checks_s": checks, "steps": steps}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--copies", type=int, nargs="+", default=[1])
+    parser.add_argument("--tree", type=Path, default=Path(sysconfig.get_paths()["stdlib"]))
+    parser.add_argument("--sample", default="0.1", help="EVIDENCE_LAKE_CHECK_SAMPLE for the run")
+    args = parser.parse_args()
+    print(f"\n== stdlib main job ({os.cpu_count()} cores, tree {args.tree}, check sample {args.sample})")
+    print(f"{'copies':>6}{'files':>8}{'raw s':>8}{'run s':>8}{'x raw':>7}{'peak MiB':>10}{'assets s':>10}"
+          f"{'checks s':>10}{'checks/assets':>15}")
+    for copies in args.copies:
+        with tempfile.TemporaryDirectory(prefix="evidence-lake-stdlib-") as tmp:
+            work = Path(tmp)
+            files = copy_tree(args.tree, work / "tree", copies)
+            raw, _ = min(raw_loop(work / "tree") for _ in range(2))  # the second pass has a warm page cache
+            got = main_job(work, work / "tree", args.sample)
+            print(f"{copies:>6}{files:>8}{raw:>8.1f}{got['wall']:>8.1f}{got['wall'] / raw:>7.1f}"
+                  f"{got['peak_rss_mib']:>10.0f}{got['assets_s']:>10.1f}{got['checks_s']:>10.1f}"
+                  f"{got['checks_s'] / got['assets_s']:>15.0%}")
+            slowest = sorted(got["steps"].items(), key=lambda kv: -kv[1])[:6]
+            print("        slowest steps: " + ", ".join(f"{k} {v:.1f}s" for k, v in slowest))
+
+
+if __name__ == "__main__":
+    main()
