@@ -168,3 +168,25 @@ def test_snippets_show_the_evidence_text_not_the_title_boost(stdlib_index):
     assert repeated == []
     terms = built.tables["index/terms"].filter(pl.col("evidence_id") == raw["evidence_id"])
     assert terms.filter(pl.col("term") == "raw_decode")["tf"][0] >= NAME_BOOST  # still boosted in ranking
+
+
+def test_a_heading_finds_its_section_before_long_pages_that_mention_its_words(tmp_path):
+    """The heading path counts like a symbol's name: a long README section is found by its heading words
+    before pages that mention one of them in passing (without the boost it ranks third)."""
+    src = tmp_path / "src"
+    src.mkdir()
+    filler = " ".join(f"word{i}" for i in range(300))
+    (src / "README.md").write_text(f"# Evidence Lake\n\nIntro.\n\n## Drift\n\nCompare days. {filler * 3}\n")
+    for i in range(30):
+        (src / f"notes{i}.md").write_text(f"# Notes {i}\n\nThe evidence lake logs things.\n")
+    for i in range(2):
+        (src / f"long{i}.md").write_text(f"# Long {i}\n\ndrift {filler} drift {filler} drift\n")
+    store = ObjectStore(str(tmp_path / "lake"))
+    snap = take_snapshot(SourceConfig("d", "tree", src), DAY, store, today=DAY)
+    ev = build_evidence("d", "tree", DAY, snap.files, store, "ts", dt.datetime.now(dt.UTC))
+    built = build_indexes(ev.records, "d", DAY)
+    index = SearchIndex(built.tables["index/terms"], built.tables["index/documents"],
+                        built.tables["index/term_stats"], [("d", DAY)])
+    top = index.search("Evidence Lake Drift", k=3)[0]
+    assert (top.path, top.title) == ("README.md", "Evidence Lake › Drift")
+    assert "Drift Evidence Lake Drift" not in top.snippet  # the boost is never shown
