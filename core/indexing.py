@@ -27,7 +27,7 @@ from core.contracts import (
     INDEX_TERMS,
 )
 from core.perf import paused_gc
-from core.tokenize import tokenize
+from core.tokenize import token_frame
 
 MAX_DOC_CHARS = 20_000  # text indexed per evidence record
 SNIPPET_CHARS = 200
@@ -111,30 +111,26 @@ def build_indexes(records: pl.DataFrame, source: str, day: dt.date) -> IndexBuil
 
 
 def _build(records: pl.DataFrame, source: str, day: dt.date) -> IndexBuild:
-    docs: dict[str, list] = {k: [] for k in ("evidence_id", "kind", "path", "line", "title", "snippet", "doc_len")}
-    token_lists: list[list[str]] = []  # per document; postings are counted in polars below
+    docs: dict[str, list] = {k: [] for k in ("evidence_id", "kind", "path", "line", "title", "snippet")}
     sections: dict[str, list] = {c: [] for c in ("section_id", "path", "heading", "level", "heading_path",
                                                  "line_start", "line_end", "content_hash", "evidence_id")}
     symbols: list[tuple] = []
     rows = records.filter(pl.col("kind").is_in(SEARCHABLE_KINDS)
                           & ~pl.col("extractor").is_in(NOT_SEARCHED_EXTRACTORS)).select(
         "evidence_id", "kind", "path", "line_start", "payload").sort("evidence_id")
+    texts: list[str] = []
     for evidence_id, kind, path, line, payload_text in rows.iter_rows():
         payload = orjson.loads(payload_text)
         if not isinstance(payload, dict):
             payload = {"value": payload}
         title, text = document_text(kind, path, payload)
-        tokens = tokenize(f"{boost_text(kind, payload)} {text[:MAX_DOC_CHARS]} {path}")
-        if not tokens:
-            continue
         docs["evidence_id"].append(evidence_id)
         docs["kind"].append(kind)
         docs["path"].append(path)
         docs["line"].append(line)
         docs["title"].append(title[:SNIPPET_CHARS])
         docs["snippet"].append(_snippet(text))
-        docs["doc_len"].append(len(tokens))
-        token_lists.append(tokens)
+        texts.append(f"{boost_text(kind, payload)} {text[:MAX_DOC_CHARS]} {path}")
         if kind == "section":
             sections["path"].append(path)
             sections["heading"].append(payload.get("heading", ""))
@@ -145,6 +141,18 @@ def _build(records: pl.DataFrame, source: str, day: dt.date) -> IndexBuild:
             sections["evidence_id"].append(evidence_id)
         elif kind == "symbol":
             symbols.append((payload.get("qualified_name", ""), path, line, payload, evidence_id))
+    # one vectorised tokenisation for every document; a document with no token is not indexed at all
+    postings = (token_frame(docs["evidence_id"], texts).rename({"id": "evidence_id"})
+                .group_by("term", "evidence_id").agg(pl.len().cast(pl.Int64).alias("tf"))
+                .sort("term", "evidence_id"))
+    lengths = dict(postings.group_by("evidence_id").agg(pl.col("tf").sum()).iter_rows())
+    keep = [e in lengths for e in docs["evidence_id"]]
+    docs = {k: [v for v, kept in zip(values, keep, strict=True) if kept] for k, values in docs.items()}
+    docs["doc_len"] = [int(lengths[e]) for e in docs["evidence_id"]]
+    kept_sections = [e in lengths for e in sections["evidence_id"]]
+    sections = {k: [v for v, kept in zip(values, kept_sections, strict=True) if kept] if values else values
+                for k, values in sections.items()}  # section_id and line_end are filled below
+    symbols = [s for s in symbols if s[4] in lengths]
     # section ids need line_end, which the evidence row holds (the payload does not)
     ends = dict(records.filter(pl.col("kind") == "section").select("evidence_id", "line_end").iter_rows())
     sections["line_end"] = [ends[e] for e in sections["evidence_id"]]
@@ -152,13 +160,6 @@ def _build(records: pl.DataFrame, source: str, day: dt.date) -> IndexBuild:
         content_id({"source": source, "path": p, "line_start": s, "line_end": ends[e], "content_hash": h})
         for p, s, e, h in zip(sections["path"], sections["line_start"], sections["evidence_id"],
                               sections["content_hash"], strict=True)]
-    postings = (
-        pl.DataFrame({"evidence_id": docs["evidence_id"], "term": token_lists},
-                     schema={"evidence_id": pl.Utf8, "term": pl.List(pl.Utf8)})
-        .explode("term")
-        .group_by("term", "evidence_id").agg(pl.len().cast(pl.Int64).alias("tf"))
-        .sort("term", "evidence_id")
-    )
     tables = {
         INDEX_DOCUMENTS.table_id: INDEX_DOCUMENTS.frame(docs, source, day),
         INDEX_TERMS.table_id: INDEX_TERMS.frame(postings, source, day),

@@ -12,6 +12,8 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
+import polars as pl
+
 DEFAULT_STOP_WORDS = frozenset([
     "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "from", "has", "have", "in", "is", "it",
     "its", "of", "on", "or", "that", "the", "this", "to", "was", "were", "will", "with", "not", "no", "do",
@@ -84,3 +86,44 @@ def tokenize(text: str, stop_words: Iterable[str] = DEFAULT_STOP_WORDS) -> list[
 def query_terms(query: str, stop_words: Iterable[str] = DEFAULT_STOP_WORDS) -> list[str]:
     """Distinct query tokens, in order; the query is cut at MAX_QUERY_CHARS characters."""
     return list(dict.fromkeys(tokenize(query[:MAX_QUERY_CHARS], stop_words)))
+
+
+_PL_WORD = r"\w+"
+_PL_ACRONYM = r"([A-Z]+)([A-Z][a-z])"  # the lookahead of _ASCII_PARTS, as a split (Rust regex has no lookaround)
+_PL_PARTS = r"[A-Z]?[a-z]+|[A-Z]+|[0-9]+"
+
+
+def token_frame(ids: list[str], texts: list[str], stop_words: Iterable[str] = DEFAULT_STOP_WORDS) -> pl.DataFrame:
+    """(id, term) rows: the multiset of ``tokenize(text)`` for every text, in one vectorised pass.
+
+    ASCII texts (nearly all of a code corpus) are split by polars' regex engine, which gives
+    the same tokens as ``tokenize`` (a property test pins it); any other text goes through
+    ``tokenize`` itself. Order within a text is not kept: postings only count terms.
+    """
+    stops = sorted(set(stop_words))
+    frame = pl.DataFrame({"id": ids, "text": texts}, schema={"id": pl.Utf8, "text": pl.Utf8})
+    ascii_mask = ~frame["text"].str.contains(r"[^\x00-\x7F]")
+    other = frame.filter(~ascii_mask)
+    words = (frame.lazy().filter(ascii_mask)
+             .select("id", pl.col("text").str.extract_all(_PL_WORD).alias("word")).explode("word")
+             .drop_nulls("word"))
+    plain = pl.col("word").str.contains(r"^[a-z]+$")  # most words: nothing to split or fold
+    simple = words.filter(plain).select("id", pl.col("word").alias("term"))
+    whole = pl.col("word").str.to_lowercase().str.strip_chars("_")
+    parts = pl.col("word").str.replace_all(_PL_ACRONYM, "${1} ${2}").str.extract_all(_PL_PARTS)
+    first = parts.list.first().str.to_lowercase()
+    split = (parts.list.len() > 1) | ((parts.list.len() == 1) & (first != whole))
+    compound = (words.filter(~plain)
+                .select("id", pl.when(split).then(pl.concat_list(whole, parts))
+                        .otherwise(pl.concat_list(whole)).alias("term"))
+                .explode("term").with_columns(pl.col("term").str.to_lowercase()))
+    terms = (pl.concat([simple, compound])
+             .filter((pl.col("term").str.len_chars() > 1) | pl.col("term").str.contains(r"^[0-9]+$"))
+             .filter((pl.col("term") != "") & ~pl.col("term").is_in(stops))
+             .collect())
+    if other.height:
+        stop_set = set(stops)
+        rows = [(i, t) for i, text in other.iter_rows() for t in tokenize(text, stop_set)]
+        extra = pl.DataFrame(rows, schema={"id": pl.Utf8, "term": pl.Utf8}, orient="row")
+        terms = pl.concat([terms, extra])
+    return terms

@@ -1,6 +1,6 @@
 """The tokenizer shared by index and query time."""
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.tokenize import MAX_QUERY_CHARS, query_terms, split_general, split_identifier, tokenize
@@ -36,3 +36,29 @@ def test_query_terms_are_distinct_and_bounded():
 @given(st.text(alphabet="abcXYZ019_", min_size=1, max_size=12))
 def test_ascii_fast_path_splits_like_the_general_walk(word):
     assert split_identifier(word) == [p for p in split_general(word) if p]
+
+
+_IDENTISH = st.lists(st.sampled_from(list("aAbBzZ09_ .-éß漢") + ["HTTPServer", "getURL", "x2y", "__init__"]),
+                     max_size=30).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.one_of(_IDENTISH, st.text(max_size=40)), min_size=1, max_size=8))
+def test_the_vectorised_tokenizer_gives_the_same_multiset_as_tokenize(texts):
+    """Issue 15: index build tokenises in polars; every text must get exactly tokenize()'s terms."""
+    from collections import Counter
+
+    from core.tokenize import token_frame
+
+    ids = [f"d{i}" for i in range(len(texts))]
+    got: dict[str, Counter] = {i: Counter() for i in ids}
+    for doc, term in token_frame(ids, texts).iter_rows():
+        got[doc][term] += 1
+    assert got == {i: Counter(tokenize(t)) for i, t in zip(ids, texts, strict=True)}
+
+
+def test_the_vectorised_tokenizer_on_camel_acronym_and_digit_boundaries():
+    from core.tokenize import token_frame
+
+    text = "HTTPServer2 getURLFor parseXMLDoc a1b2 __init__ ABCDefGHIJk the_and"
+    assert sorted(token_frame(["d"], [text])["term"].to_list()) == sorted(tokenize(text))
