@@ -9,7 +9,6 @@ are reused from an earlier partition instead of being extracted again.
 
 from __future__ import annotations
 
-import ast
 import datetime as dt
 import hashlib
 import json
@@ -21,15 +20,11 @@ import polars as pl
 
 from core.canonical import canonical_json, canonical_text
 from core.contracts import EVIDENCE_RECORDS, EVIDENCE_REJECTS
-from core.extract.base import EXTRACTOR_VERSIONS, Extracted, decode_text
-from core.extract.markdown import extract_links, extract_sections
-from core.extract.python_imports import extract_imports
-from core.extract.python_symbols import extract_symbols
-from core.extract.ruff_lint import BATCH_FILES, find_ruff, lint
+from core.extract.base import EXTRACTOR_VERSIONS
 from core.extract.ruff_lint import EXTRACTOR as RUFF
-from core.extract.ruff_lint import to_evidence as ruff_evidence
+from core.extract.ruff_lint import find_ruff
 from core.extract.streams import DEFAULT_MAX_LINE_BYTES, LineReject, StreamRecord, excerpt, iter_lines
-from core.extract.text_metrics import extract_diagnostics, extract_metrics, parse_python
+from core.file_extraction import FILE_RECORD_COLUMNS, evidence_id, extract_file, iter_extracted  # noqa: F401 (re-exported)
 from core.objects import ObjectStore
 from core.perf import paused_gc
 from core.readers.entries import lang_hint
@@ -45,56 +40,9 @@ class EvidenceResult:
     receipt: dict = field(default_factory=dict)
 
 
-def evidence_id(source: str, path: str, kind: str, locator: dict, payload_sha256: str, extractor_version: str) -> str:
-    """DESIGN §4: no day in it, so unchanged evidence keeps its id from one day to the next."""
-    ident = {"source": source, "path": path, "kind": kind, "locator": locator, "payload_sha256": payload_sha256,
-             "extractor_version": extractor_version}
-    return hashlib.sha256(canonical_json(ident)).hexdigest()
-
-
 def reject_id(source: str, path: str, line_offset: int | None, reason: str, raw_sha256: str | None) -> str:
     ident = {"source": source, "path": path, "line_offset": line_offset, "reason": reason, "raw_sha256": raw_sha256}
     return hashlib.sha256(canonical_json(ident)).hexdigest()
-
-
-LintOutcome = tuple[list[dict] | None, str | None]  # ruff's findings for one file, or why there are none
-
-
-def extract_file(data: bytes, path: str, lint: LintOutcome | None = None) -> tuple[list[Extracted], list[str]]:
-    """All file extractors over one text file; an extractor that raises is reported, not fatal.
-
-    A Python file is parsed once for every ast-based extractor; ``lint`` is what the batch ruff
-    run (``core.extract.ruff_lint``) found in it.
-    """
-    lang = lang_hint(path)
-    text = decode_text(data)
-    out: list[Extracted] = []
-    errors: list[str] = []
-    parsed = parse_python(text, path) if lang == "python" else None
-    tree = parsed if isinstance(parsed, ast.Module) else None
-    steps = [("text_metrics", lambda: [extract_metrics(data, text, lang)]),
-             ("diagnostics", lambda: extract_diagnostics(data, text, lang, path, parsed))]
-    if lang == "markdown":
-        steps.append(("markdown_sections", lambda: extract_sections(text)))
-        steps.append(("markdown_links", lambda: extract_links(text, path)))
-    if lang == "python":
-        steps.append(("python_symbols", lambda: extract_symbols(text, path, tree) if tree is not None else []))
-        steps.append(("python_imports", lambda: extract_imports(tree, path) if tree is not None else []))
-    for name, step in steps:
-        try:
-            out.extend(step())
-        except Exception as exc:  # a bug or a pathological file: quarantine, keep the other extractors
-            errors.append(f"{name}: {type(exc).__name__}: {exc}"[:300])
-    if lang == "python" and lint is not None:
-        findings, why_not = lint
-        if findings is None:
-            errors.append(f"{RUFF}: {why_not}"[:300])
-        else:
-            try:
-                out.extend(ruff_evidence(findings))
-            except Exception as exc:  # ruff's JSON changed shape: this file's lint is lost, nothing else
-                errors.append(f"{RUFF}: {type(exc).__name__}: {exc}"[:300])
-    return out, errors
 
 
 class _Builder:
@@ -115,24 +63,12 @@ class _Builder:
             for values in cols.values():
                 values.clear()
 
-    def record(self, e: Extracted, path: str, obj: str) -> None:
-        payload = canonical_json(e.payload)
-        digest = hashlib.sha256(payload).hexdigest()
+    def file_rows(self, rows: list[tuple]) -> None:
+        """Records of one file, as ``file_record_row`` made them (possibly in a worker process)."""
         r = self.rec
-        r["evidence_id"].append(evidence_id(self.source, path, e.kind, e.locator, digest, e.extractor_version))
-        r["kind"].append(e.kind)
-        r["path"].append(path)
-        r["line_start"].append(e.line_start)
-        r["line_end"].append(e.line_end)
-        r["line_offset"].append(None)  # file evidence: lines are line_start/line_end
-        r["locator"].append(canonical_text(e.locator))
-        r["object"].append(obj)
-        r["payload"].append(payload.decode("utf-8"))
-        r["payload_sha256"].append(digest)
-        r["payload_crc32"].append(zlib.crc32(payload) & 0xFFFFFFFF)
-        r["extractor"].append(e.extractor)
-        r["extractor_version"].append(e.extractor_version)
-        r["event_time"].append(None)
+        for row in rows:
+            for name, value in zip(FILE_RECORD_COLUMNS, row, strict=True):
+                r[name].append(value)
 
     def stream_records(self, path: str, obj: str, records: list[StreamRecord]) -> None:
         """The per-line hot path: same columns as ``record``, without per-row dataclasses."""
@@ -254,35 +190,16 @@ def build_evidence(
         return _build(source, source_kind, day, files, store, time_field, recorded_at, prior, max_line_bytes)
 
 
-class _LintAhead:
-    """ruff over the Python files to extract, one batch ahead of the extraction loop (bounded memory)."""
-
-    def __init__(self, pending: list[tuple[str, str]], store: ObjectStore) -> None:
-        self.pending, self.store, self.pos = pending, store, 0
-        self.results: dict[str, LintOutcome] = {}
-
-    def get(self, path: str) -> LintOutcome:
-        if path not in self.results:
-            self.results.clear()
-            batch = self.pending[self.pos:self.pos + BATCH_FILES]
-            self.pos += len(batch)
-            found = lint([(p, self.store.get(obj)) for p, obj in batch])
-            for p, _ in batch:
-                self.results[p] = (found.findings[p], None) if p in found.findings else \
-                    (None, found.errors.get(p, "ruff reported nothing for this file"))
-        return self.results.pop(path, (None, "not linted (the file was not in the batch)"))
-
-
 def _build(source, source_kind, day, files, store, time_field, recorded_at, prior, max_line_bytes) -> EvidenceResult:
     b = _Builder(source, day, recorded_at)
     find_ruff()  # ruff's version enters EXTRACTOR_VERSIONS before any reuse decision or record
     reuse = set()
     if prior is not None and source_kind != "jsonl":
         reuse = {tuple(k) for k in reusable_keys(prior).iter_rows()}
-    linter = _LintAhead([(path, obj) for path, status, obj, is_text in files.select(
+    to_extract = [(path, obj) for path, status, obj, is_text in files.select(
         "path", "status", "object", "is_text").iter_rows()
-        if status == "stored" and is_text and source_kind != "jsonl" and lang_hint(path) == "python"
-        and (obj, path) not in reuse], store)
+        if status == "stored" and is_text and source_kind != "jsonl" and (obj, path) not in reuse]
+    extracted_files = iter_extracted(store, source, to_extract)  # in file order, a pool when it pays
     reused_keys: list[tuple[str, str]] = []
     extracted = lines_in = duplicates = 0
     for path, status, obj, is_text, detail, offsets in files.select(
@@ -315,10 +232,9 @@ def _build(source, source_kind, day, files, store, time_field, recorded_at, prio
             reused_keys.append((obj, path))
             continue
         extracted += 1
-        records, errors = extract_file(store.get(obj), path,
-                                       linter.get(path) if lang_hint(path) == "python" else None)
-        for e in records:
-            b.record(e, path, obj)
+        done_path, rows, errors = next(extracted_files)
+        assert done_path == path, (done_path, path)  # the pool keeps file order; anything else is a bug
+        b.file_rows(rows)
         for err in errors:
             b.reject(path, "extractor_error", err, obj=obj)
     records_df, rejects_df = b.frames()

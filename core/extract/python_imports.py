@@ -34,6 +34,9 @@ def resolve(package: str, level: int, module: str | None) -> str | None:
     return ".".join(base + ([module] if module else []))
 
 
+BLOCKS = ("body", "orelse", "finalbody", "handlers", "cases")  # every field of a statement that holds statements
+
+
 def _is_type_checking(test: ast.expr) -> bool:
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
         isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING")
@@ -70,20 +73,19 @@ def extract_imports(tree: ast.Module, path: str) -> list[Extracted]:
                 for a in node.names:
                     edge(node, raw, module, a.name, a.asname, node.level, conditional, type_checking, scope)
                 continue
+            blocks = [(f, getattr(node, f)) for f in BLOCKS if getattr(node, f, None)]
+            if not blocks:  # a simple statement: nothing nested can import
+                continue
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 inner = (True, "function")
             elif isinstance(node, ast.ClassDef):
                 inner = (conditional, "class" if scope == "module" else scope)
             else:  # if, try, with, for, while, match: every compound statement makes its body conditional
                 inner = (True, scope)
-            for field, value in ast.iter_fields(node):
-                if not isinstance(value, list):
-                    continue
-                checking = type_checking or (isinstance(node, ast.If) and field == "body"
+            for field, value in blocks:
+                checking = type_checking or (field == "body" and isinstance(node, ast.If)
                                              and _is_type_checking(node.test))
-                stmts = [item for item in value if isinstance(item, ast.stmt)]
-                stmts += [s for item in value if isinstance(item, (ast.excepthandler, ast.match_case))
-                          for s in item.body]
+                stmts = value if field not in ("handlers", "cases") else [s for item in value for s in item.body]
                 visit(stmts, inner[0], checking, inner[1])
 
     visit(tree.body, False, False, "module")

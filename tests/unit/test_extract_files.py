@@ -143,7 +143,7 @@ def test_metrics_and_diagnostics():
 
 
 def test_extract_file_quarantines_an_extractor_crash(monkeypatch):
-    import core.evidence as evidence
+    import core.file_extraction as evidence
 
     def boom(text):
         raise RuntimeError("extractor bug")

@@ -1,0 +1,151 @@
+"""Extraction of file evidence: every extractor over one file, and many files in chunks, in a pool when it pays.
+
+``iter_extracted`` yields ``(path, rows, errors)`` per file in the order given. With more
+than one worker and at least ``POOL_MIN_FILES`` files, chunks of ``CHUNK_FILES`` files go to
+a spawn process pool (each worker opens the objects store itself and runs ruff on its own
+chunk); the rows are exactly what one process makes, because each file's rows depend on that
+file alone and the order is kept. ``EVIDENCE_LAKE_WORKERS`` sets the pool size (default: the
+machine's cores; 1 turns the pool off).
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import multiprocessing
+import os
+import zlib
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+from core.canonical import canonical_json, canonical_text
+from core.extract.base import Extracted, decode_text
+from core.extract.markdown import extract_links, extract_sections
+from core.extract.python_imports import extract_imports
+from core.extract.python_symbols import extract_symbols
+from core.extract.ruff_lint import EXTRACTOR as RUFF
+from core.extract.ruff_lint import lint
+from core.extract.ruff_lint import to_evidence as ruff_evidence
+from core.extract.text_metrics import extract_diagnostics, extract_metrics, parse_python
+from core.objects import ObjectStore
+from core.perf import paused_gc
+from core.readers.entries import lang_hint
+
+CHUNK_FILES = 200
+POOL_MIN_FILES = 600  # below this, starting workers (imports, ruff probe) costs more than it saves
+FILE_RECORD_COLUMNS = ("evidence_id", "kind", "path", "line_start", "line_end", "line_offset", "locator", "object",
+                       "payload", "payload_sha256", "payload_crc32", "extractor", "extractor_version", "event_time")
+
+
+def evidence_id(source: str, path: str, kind: str, locator: dict, payload_sha256: str, extractor_version: str) -> str:
+    """DESIGN §4: no day in it, so unchanged evidence keeps its id from one day to the next."""
+    ident = {"source": source, "path": path, "kind": kind, "locator": locator, "payload_sha256": payload_sha256,
+             "extractor_version": extractor_version}
+    return hashlib.sha256(canonical_json(ident)).hexdigest()
+
+
+def file_record_row(source: str, e: Extracted, path: str, obj: str) -> tuple:
+    """One evidence/records row (FILE_RECORD_COLUMNS) for one extracted item of a file."""
+    payload = canonical_json(e.payload)
+    digest = hashlib.sha256(payload).hexdigest()
+    return (evidence_id(source, path, e.kind, e.locator, digest, e.extractor_version), e.kind, path, e.line_start,
+            e.line_end, None, canonical_text(e.locator), obj, payload.decode("utf-8"), digest,
+            zlib.crc32(payload) & 0xFFFFFFFF, e.extractor, e.extractor_version, None)
+
+
+LintOutcome = tuple[list[dict] | None, str | None]  # ruff's findings for one file, or why there are none
+
+
+def extract_file(data: bytes, path: str, lint: LintOutcome | None = None) -> tuple[list[Extracted], list[str]]:
+    """All file extractors over one text file; an extractor that raises is reported, not fatal.
+
+    A Python file is parsed once for every ast-based extractor; ``lint`` is what the batch ruff
+    run (``core.extract.ruff_lint``) found in it.
+    """
+    lang = lang_hint(path)
+    text = decode_text(data)
+    out: list[Extracted] = []
+    errors: list[str] = []
+    parsed = parse_python(text, path) if lang == "python" else None
+    tree = parsed if isinstance(parsed, ast.Module) else None
+    steps = [("text_metrics", lambda: [extract_metrics(data, text, lang)]),
+             ("diagnostics", lambda: extract_diagnostics(data, text, lang, path, parsed))]
+    if lang == "markdown":
+        steps.append(("markdown_sections", lambda: extract_sections(text)))
+        steps.append(("markdown_links", lambda: extract_links(text, path)))
+    if lang == "python":
+        steps.append(("python_symbols", lambda: extract_symbols(text, path, tree) if tree is not None else []))
+        steps.append(("python_imports", lambda: extract_imports(tree, path) if tree is not None else []))
+    for name, step in steps:
+        try:
+            out.extend(step())
+        except Exception as exc:  # a bug or a pathological file: quarantine, keep the other extractors
+            errors.append(f"{name}: {type(exc).__name__}: {exc}"[:300])
+    if lang == "python" and lint is not None:
+        findings, why_not = lint
+        if findings is None:
+            errors.append(f"{RUFF}: {why_not}"[:300])
+        else:
+            try:
+                out.extend(ruff_evidence(findings))
+            except Exception as exc:  # ruff's JSON changed shape: this file's lint is lost, nothing else
+                errors.append(f"{RUFF}: {type(exc).__name__}: {exc}"[:300])
+    return out, errors
+
+
+def extract_chunk(store: ObjectStore, source: str, items: list[tuple[str, str]]) -> list[tuple[str, list, list]]:
+    """(path, rows, errors) for each (path, object) of a chunk; ruff runs once over its Python files."""
+    data = {path: store.get(obj) for path, obj in items}
+    python = [(path, data[path]) for path, _ in items if lang_hint(path) == "python"]
+    found = lint(python)
+    out = []
+    for path, obj in items:
+        outcome = None
+        if lang_hint(path) == "python":
+            outcome = (found.findings[path], None) if path in found.findings else \
+                (None, found.errors.get(path, "ruff reported nothing for this file"))
+        records, errors = extract_file(data.pop(path), path, outcome)
+        out.append((path, [file_record_row(source, e, path, obj) for e in records], errors))
+    return out
+
+
+def _worker_chunk(lake_root: str, storage_options: dict | None, source: str,
+                  items: list[tuple[str, str]]) -> list[tuple[str, list, list]]:
+    with paused_gc():  # as in build_evidence: ASTs are many small objects, and gc passes over them cost 2x
+        return extract_chunk(ObjectStore(lake_root, storage_options), source, items)
+
+
+def workers_setting() -> int:
+    raw = os.environ.get("EVIDENCE_LAKE_WORKERS", "").strip()
+    if not raw:
+        return os.cpu_count() or 1
+    value = int(raw) if raw.isdigit() else 0
+    if value < 1:
+        raise ValueError(f"EVIDENCE_LAKE_WORKERS={raw!r}: use a whole number of processes (1 turns the pool off)")
+    return value
+
+
+def iter_extracted(store: ObjectStore, source: str, items: list[tuple[str, str]], workers: int | None = None,
+                   chunk_files: int | None = None) -> Iterator[tuple[str, list, list]]:
+    """(path, rows, errors) for every (path, object), in order; chunks in a spawn pool when it pays."""
+    workers = workers_setting() if workers is None else workers
+    chunk_files = chunk_files or CHUNK_FILES
+    chunks = [items[i:i + chunk_files] for i in range(0, len(items), chunk_files)]
+    if workers <= 1 or len(items) < POOL_MIN_FILES or len(chunks) < 2:
+        for chunk in chunks:
+            yield from extract_chunk(store, source, chunk)
+        return
+    context = multiprocessing.get_context("spawn")  # never fork a process that holds Dagster's threads
+    done = 0
+    try:
+        with ProcessPoolExecutor(max_workers=min(workers, len(chunks)), mp_context=context) as pool:
+            futures = [pool.submit(_worker_chunk, store.lake_root, store._options, source, chunk)
+                       for chunk in chunks]
+            for future in futures:
+                result = future.result()
+                done += 1
+                yield from result
+    except BrokenProcessPool:  # a worker died (OOM killer, a main module spawn cannot import): finish here
+        for chunk in chunks[done:]:
+            yield from extract_chunk(store, source, chunk)
