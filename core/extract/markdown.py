@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import posixpath
 import re
+from collections.abc import Iterator
 
 from core.extract.base import Extracted, text_lines
 
@@ -19,11 +20,9 @@ _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
 
 
-def _headings(lines: list[str]) -> list[tuple[int, int, str]]:
-    """(line, level, title) of every heading; nothing inside a fenced block counts."""
-    found: list[tuple[int, int, str]] = []
+def _outside_fences(lines: list[str]) -> Iterator[tuple[int, str]]:
+    """(index, line) of every line outside fenced code blocks; the fence lines themselves are left out."""
     fence: str | None = None
-    paragraph = False  # the previous line is paragraph text (a setext heading candidate)
     for i, line in enumerate(lines):
         fence_match = _FENCE.match(line)
         if fence is not None:
@@ -31,8 +30,20 @@ def _headings(lines: list[str]) -> list[tuple[int, int, str]]:
                 fence = None
             continue
         if fence_match:
-            fence, paragraph = fence_match.group(1), False
+            fence = fence_match.group(1)
             continue
+        yield i, line
+
+
+def _headings(lines: list[str]) -> list[tuple[int, int, str]]:
+    """(line, level, title) of every heading; nothing inside a fenced block counts."""
+    found: list[tuple[int, int, str]] = []
+    paragraph = False  # the previous line is paragraph text (a setext heading candidate)
+    previous = -1
+    for i, line in _outside_fences(lines):
+        if i != previous + 1:  # a fenced block came in between: it ends any paragraph
+            paragraph = False
+        previous = i
         atx = _ATX.match(line)
         if atx:
             title = _ATX_CLOSE.sub("", (atx.group(2) or "").strip()).strip()
@@ -102,16 +113,7 @@ def link_target(path: str, target: str) -> tuple[str | None, bool]:
 def extract_links(text: str, path: str) -> list[Extracted]:
     """One ``edge`` per inline link outside fenced code: a document linking to another is an edge too."""
     out: list[Extracted] = []
-    fence: str | None = None
-    for i, line in enumerate(text_lines(text)):
-        fence_match = _FENCE.match(line)
-        if fence is not None:
-            if fence_match and fence_match.group(1)[0] == fence[0] and len(fence_match.group(1)) >= len(fence):
-                fence = None
-            continue
-        if fence_match:
-            fence = fence_match.group(1)
-            continue
+    for i, line in _outside_fences(text_lines(text)):
         for n, match in enumerate(_LINK.finditer(line)):
             label, target = match.group(1).strip(), match.group(2)
             resolved, external = link_target(path, target)
