@@ -140,7 +140,7 @@ def iter_extracted(store: ObjectStore, source: str, items: list[tuple[str, str]]
     done = 0
     try:
         with ProcessPoolExecutor(max_workers=min(workers, len(chunks)), mp_context=context) as pool:
-            futures = [pool.submit(_worker_chunk, store.lake_root, store._options, source, chunk)
+            futures = [pool.submit(_worker_chunk, store.lake_root, store.storage_options, source, chunk)
                        for chunk in chunks]
             for future in futures:
                 result = future.result()

@@ -122,6 +122,11 @@ class ObjectStore:
             self.root = f"{base.rstrip('/')}/objects/sha256"
         self._options = storage_options
 
+    @property
+    def storage_options(self) -> dict[str, str] | None:
+        """What a worker process needs, with ``lake_root``, to open the same store."""
+        return self._options
+
     def _unreachable(self, action: str, exc: BaseException) -> ObjectStoreUnreachable:
         return ObjectStoreUnreachable(
             f"objects store at {self.lake_root.rstrip('/')}/objects: cannot {action}. Check that the bucket "

@@ -2,11 +2,9 @@
 
 import datetime as dt
 import json
-import os
 import stat
 
 import polars as pl
-import pytest
 
 from core.accounting import account
 from core.evidence import build_evidence
@@ -26,7 +24,7 @@ def _tree(tmp_path):
     (root / "ok.py").write_text("import os\n\n\ndef f(x):\n    if x == None:\n        return 1\n")
     (root / "bad.py").write_text("def broken(:\n    pass\n")
     (root / "noqa.py").write_text("".join(f"import mod{i}  # noqa\n" for i in range(200)) + "import json\n")
-    (root / "big.py").write_text("".join(f"v{i} = {i}\n" for i in range(100_000)) + "import sys\n")
+    (root / "big.py").write_text("x = 0\n" + "".join(f"# line {i}\n" for i in range(100_000)) + "import sys\n")
     (root / "latin1.py").write_bytes("# caf\xe9\nimport os\n".encode("latin-1"))
     (root / "pkg" / "__init__.py").write_text("from .mod import g\nfrom .... import too_far\n")
     (root / "pkg" / "mod.py").write_text("from __future__ import annotations\nfrom typing import *\n\n\n"
@@ -127,14 +125,14 @@ def test_a_ruff_that_hangs_on_one_file_costs_only_that_file(tmp_path, monkeypatc
                                                                    "pkg/mod.py"]
 
 
-@pytest.mark.parametrize("tz", ["UTC", "Asia/Kathmandu"])
-def test_lint_evidence_is_the_same_bytes_in_any_timezone_and_order(tmp_path, monkeypatch, tz):
+def test_lint_evidence_is_the_same_bytes_in_another_timezone(tmp_path, monkeypatch):
     from core.content_hash import content_hash
     from core.contracts import EVIDENCE_RECORDS
 
-    monkeypatch.setenv("TZ", tz)
+    monkeypatch.setenv("TZ", "UTC")
     _, first = _build(tmp_path / "a", _tree(tmp_path / "a"))
+    monkeypatch.setenv("TZ", "Asia/Kathmandu")
     _, second = _build(tmp_path / "b", _tree(tmp_path / "b"))
     key, vol = EVIDENCE_RECORDS.key, EVIDENCE_RECORDS.volatile
+    assert _lint(second.records).height > 0
     assert content_hash(first.records, key, vol) == content_hash(second.records, key, vol)
-    assert os.environ["TZ"] == tz
