@@ -20,14 +20,14 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from core.canonical import canonical_json, canonical_text
-from core.extract.base import Extracted, decode_text
+from core.extract.base import Extracted, decode_text, parse_python
 from core.extract.markdown import extract_links, extract_sections
 from core.extract.python_imports import extract_imports
 from core.extract.python_symbols import extract_symbols
 from core.extract.ruff_lint import EXTRACTOR as RUFF
 from core.extract.ruff_lint import lint
 from core.extract.ruff_lint import to_evidence as ruff_evidence
-from core.extract.text_metrics import extract_diagnostics, extract_metrics, parse_python
+from core.extract.text_metrics import extract_diagnostics, extract_metrics
 from core.objects import ObjectStore
 from core.perf import paused_gc
 from core.readers.entries import lang_hint

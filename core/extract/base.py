@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass, field
 
 # A version bump changes extractor_version and so every id the extractor produces.
@@ -45,3 +46,11 @@ def decode_text(data: bytes) -> str:
     """UTF-8 text without a leading BOM (callers have checked is_text)."""
     text = data.decode("utf-8")
     return text[1:] if text.startswith("\ufeff") else text
+
+
+def parse_python(text: str, path: str) -> ast.Module | BaseException:
+    """The module's tree, or the exception that says why there is none (one parse serves every extractor)."""
+    try:
+        return ast.parse(text, filename=path)
+    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:  # NUL bytes, absurd nesting
+        return exc

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ast
 
-from core.extract.base import Extracted, text_lines
+from core.extract.base import Extracted, parse_python, text_lines
 
 
 def module_name(path: str) -> str:
@@ -74,10 +74,10 @@ def extract_symbols(text: str, path: str, tree: ast.Module | None = None) -> lis
     ``tree``: the module already parsed by the caller (one parse serves every Python extractor).
     """
     if tree is None:
-        try:
-            tree = ast.parse(text, filename=path)
-        except (SyntaxError, ValueError, RecursionError, MemoryError):
+        parsed = parse_python(text, path)
+        if isinstance(parsed, BaseException):
             return []
+        tree = parsed
     module = module_name(path)
     lines = text_lines(text)
     n_lines = len(lines)

@@ -108,7 +108,7 @@ def lint(files: list[tuple[str, bytes]]) -> LintResult:
         return result
     with tempfile.TemporaryDirectory(prefix="evidence-lake-ruff-") as scratch:
         root = Path(scratch).resolve()
-        placed = []
+        placed: list[str] = []
         for path, data in files:
             target = (root / path).resolve()
             if not target.is_relative_to(root) or target == root:
@@ -116,10 +116,9 @@ def lint(files: list[tuple[str, bytes]]) -> LintResult:
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
-            placed.append((path, data))
-        files = placed
-        for start in range(0, len(files), BATCH_FILES):
-            batch = [path for path, _ in files[start:start + BATCH_FILES]]
+            placed.append(path)
+        for start in range(0, len(placed), BATCH_FILES):
+            batch = placed[start:start + BATCH_FILES]
             try:
                 _collect(result, root, _run(ruff, root, batch, BATCH_TIMEOUT_S), batch)
             except (subprocess.TimeoutExpired, RuntimeError, ValueError):

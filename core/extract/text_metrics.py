@@ -3,9 +3,7 @@ outside Python)."""
 
 from __future__ import annotations
 
-import ast
-
-from core.extract.base import Extracted, text_lines
+from core.extract.base import Extracted, parse_python, text_lines
 
 COMMENT_PREFIX = {
     "python": ("#",), "shell": ("#",), "yaml": ("#",), "toml": ("#",), "ini": ("#", ";"), "make": ("#",),
@@ -36,14 +34,6 @@ def _diag(code: str, start: int, end: int, **payload) -> Extracted:
 
 
 NOT_PARSED = object()  # extract_diagnostics parses the file itself
-
-
-def parse_python(text: str, path: str) -> ast.Module | BaseException:
-    """The module's tree, or the exception that says why there is none."""
-    try:
-        return ast.parse(text, filename=path)
-    except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:  # NUL bytes, absurd nesting
-        return exc
 
 
 def extract_diagnostics(data: bytes, text: str, lang: str | None, path: str,
