@@ -112,8 +112,8 @@ def build_indexes(records: pl.DataFrame, source: str, day: dt.date) -> IndexBuil
 
 def _build(records: pl.DataFrame, source: str, day: dt.date) -> IndexBuild:
     docs: dict[str, list] = {k: [] for k in ("evidence_id", "kind", "path", "line", "title", "snippet")}
-    sections: dict[str, list] = {c: [] for c in ("section_id", "path", "heading", "level", "heading_path",
-                                                 "line_start", "line_end", "content_hash", "evidence_id")}
+    sections: dict[str, list] = {c: [] for c in ("path", "heading", "level", "heading_path", "line_start",
+                                                 "content_hash", "evidence_id")}  # + line_end, section_id below
     symbols: list[tuple] = []
     rows = records.filter(pl.col("kind").is_in(SEARCHABLE_KINDS)
                           & ~pl.col("extractor").is_in(NOT_SEARCHED_EXTRACTORS)).select(
@@ -150,8 +150,7 @@ def _build(records: pl.DataFrame, source: str, day: dt.date) -> IndexBuild:
     docs = {k: [v for v, kept in zip(values, keep, strict=True) if kept] for k, values in docs.items()}
     docs["doc_len"] = [int(lengths[e]) for e in docs["evidence_id"]]
     kept_sections = [e in lengths for e in sections["evidence_id"]]
-    sections = {k: [v for v, kept in zip(values, kept_sections, strict=True) if kept] if values else values
-                for k, values in sections.items()}  # section_id and line_end are filled below
+    sections = {k: [v for v, kept in zip(values, kept_sections, strict=True) if kept] for k, values in sections.items()}
     symbols = [s for s in symbols if s[4] in lengths]
     # section ids need line_end, which the evidence row holds (the payload does not)
     ends = dict(records.filter(pl.col("kind") == "section").select("evidence_id", "line_end").iter_rows())

@@ -92,8 +92,8 @@ def derive_tasks(symbols: pl.DataFrame, sections: pl.DataFrame) -> list[dict]:
     tasks = []
     symbols = symbols.filter(pl.col("kind") != "module")
     name_once = set(symbols.filter(_once(symbols, "name"))["name"].to_list())
-    doc_once = set(symbols.filter(pl.col("doc").is_not_null()).pipe(lambda d: d.filter(_once(d, "doc")))["doc"]
-                   .to_list())
+    documented = symbols.filter(pl.col("doc").is_not_null())
+    doc_once = set(documented.filter(_once(documented, "doc"))["doc"].to_list())
     candidates = symbols.filter(_once(symbols, "qualified_name")).filter(
         pl.col("name").map_elements(_well_named, return_dtype=pl.Boolean))
     picked = _sample(candidates, "symbol_id", MAX_DERIVED_SYMBOLS)
