@@ -20,6 +20,7 @@ import subprocess
 import sys
 import sysconfig
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -65,12 +66,47 @@ def main_job(work: Path, tree: Path, sample: str) -> dict:
     start = time.perf_counter()
     proc = subprocess.Popen([str(Path(sys.executable).parent / "evidence-lake"), "run", "--source", "stdlib"],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    sampler = RssSampler(proc.pid)
+    sampler.start()
     out = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
+    sampler.stop.set()
+    sampler.join()
     if status != 0:
         raise SystemExit(f"evidence-lake run failed:\n{out.decode(errors='replace')[-3000:]}")
-    return {"wall": wall, "peak_rss_mib": usage.ru_maxrss / 1024, **step_split(work / "home")}
+    split = step_split(work / "home")
+    return {"wall": wall, "peak_rss_mib": usage.ru_maxrss / 1024, **split,
+            "step_rss": sampler.peaks(split["windows"])}
+
+
+class RssSampler(threading.Thread):
+    """Samples the resident memory of the run process every 50 ms (from /proc), to say which step peaks.
+
+    ``ru_maxrss`` gives one number for the whole run; a per-step peak shows where memory grows
+    with the corpus. Pool workers are separate processes and counted on their own.
+    """
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.stop = threading.Event()
+        self.samples: list[tuple[float, float]] = []  # (unix time, MiB)
+
+    def run(self) -> None:
+        status = Path(f"/proc/{self.pid}/status")
+        while not self.stop.wait(0.05):
+            try:
+                text = status.read_text()
+            except OSError:
+                return
+            kib = next((int(line.split()[1]) for line in text.splitlines() if line.startswith("VmRSS:")), 0)
+            self.samples.append((time.time(), kib / 1024))
+
+    def peaks(self, windows: dict[str, tuple[float, float]]) -> dict[str, float]:
+        """Peak MiB sampled inside each step's (start, end) window."""
+        return {step: max((mib for t, mib in self.samples if lo <= t <= hi), default=0.0)
+                for step, (lo, hi) in windows.items()}
 
 
 def step_split(home: Path) -> dict:
@@ -81,9 +117,10 @@ def step_split(home: Path) -> dict:
         (run,) = instance.get_runs(limit=1)
         stats = instance.get_run_step_stats(run.run_id)
     steps = {s.step_key: (s.end_time or 0) - (s.start_time or 0) for s in stats}
+    windows = {s.step_key: (s.start_time or 0, s.end_time or 0) for s in stats}
     checks = sum(v for k, v in steps.items() if k.endswith("_checks"))
     assets = sum(v for k, v in steps.items() if not k.endswith("_checks"))
-    return {"assets_s": assets, "checks_s": checks, "steps": steps}
+    return {"assets_s": assets, "checks_s": checks, "steps": steps, "windows": windows}
 
 
 def main() -> None:
@@ -106,6 +143,8 @@ def main() -> None:
                   f"{got['checks_s'] / got['assets_s']:>15.0%}")
             slowest = sorted(got["steps"].items(), key=lambda kv: -kv[1])[:6]
             print("        slowest steps: " + ", ".join(f"{k} {v:.1f}s" for k, v in slowest))
+            hungry = sorted(got["step_rss"].items(), key=lambda kv: -kv[1])[:6]
+            print("        peak RSS by step: " + ", ".join(f"{k} {v:.0f} MiB" for k, v in hungry))
 
 
 if __name__ == "__main__":

@@ -6,9 +6,11 @@ import polars as pl
 
 from assets.context import md_table
 from checks.factories import PartitionCheck, PartitionReads, check_step, partition_check, schema_check
+from core.check_sample import CheckSampleError, sample_paths
 from core.content_hash import content_hash, first_difference
 from core.contracts import DISTILL_DATASETS, DISTILL_SCORES, EVIDENCE_RECORDS
 from core.distill import build_datasets, build_scores
+from core.distill_check import distill_sample_differences
 from core.project import eval_ratio
 from core.scoring import SCORER_VERSION
 
@@ -48,13 +50,24 @@ def distill_referential(reads: PartitionReads) -> dg.AssetCheckResult:
 
 
 @partition_check(SCORES_KEY, "distill_deterministic", additional_deps=[EVIDENCE_KEY, DATASETS_KEY],
-                 description="Re-scoring and rebuilding the datasets in memory gives the same content hashes.")
+                 description="Re-scoring and rebuilding the datasets in memory gives the stored rows: the content "
+                 "hashes of both tables with EVIDENCE_LAKE_CHECK_SAMPLE=all; by default the rows of a seeded "
+                 "sample of files (and every session), each scored with the whole partition's context.")
 def distill_deterministic(reads: PartitionReads) -> dg.AssetCheckResult:
     partition = reads.partition
     records = reads.table(EVIDENCE_RECORDS)
+    try:
+        sample = sample_paths(records["path"].unique().to_list(), partition[0], partition[1].isoformat())
+    except CheckSampleError as exc:
+        return dg.AssetCheckResult(passed=False, description=str(exc))
+    metadata: dict = {"sample": sample.describe()}
+    if not sample.whole:
+        diffs = distill_sample_differences(records, sample.paths, _current(reads.table(DISTILL_SCORES)),
+                                           _current(reads.table(DISTILL_DATASETS)), *partition, eval_ratio())
+        return dg.AssetCheckResult(passed=not diffs, description="; ".join(diffs) or None, metadata=metadata)
     scores = build_scores(records, *partition)
     datasets = build_datasets(records, scores, *partition, eval_ratio())
-    diffs, metadata = [], {}
+    diffs = []
     for contract, fresh in ((DISTILL_SCORES, scores), (DISTILL_DATASETS, datasets)):
         stored = _current(reads.table(contract))
         a, b = (content_hash(x, contract.key, contract.volatile) for x in (stored, fresh))

@@ -5,6 +5,8 @@ import polars as pl
 
 from assets.context import md_table
 from checks.factories import PartitionCheck, PartitionReads, check_step, partition_check, schema_check
+from core.check_sample import CheckSampleError, Sample, sample_paths
+from core.content_hash import content_hash
 from core.contracts import (
     EVIDENCE_RECORDS,
     INDEX_DOCUMENTS,
@@ -12,6 +14,13 @@ from core.contracts import (
     INDEX_TABLES,
     INDEX_TERM_STATS,
     INDEX_TERMS,
+)
+from core.index_check import (
+    SampledRebuild,
+    aggregate_differences,
+    manifest_differences,
+    rebuild_sample,
+    sample_differences,
 )
 from core.indexing import build_indexes
 from core.search import SearchIndex, rank_signature
@@ -37,6 +46,14 @@ def _others(key: dg.AssetKey) -> list[dg.AssetKey]:
     return [EVIDENCE_KEY, *(k for k in INDEX_KEYS if k != key)]
 
 
+def _sample(reads: PartitionReads) -> Sample:
+    """The files whose evidence the index checks rebuild (EVIDENCE_LAKE_CHECK_SAMPLE), once per step."""
+    if "index_sample" not in reads.memo:
+        paths = reads.table(EVIDENCE_RECORDS)["path"].unique().to_list()
+        reads.memo["index_sample"] = sample_paths(paths, reads.partition[0], reads.partition[1].isoformat())
+    return reads.memo["index_sample"]
+
+
 def _rebuilt(reads: PartitionReads):
     """The partition's indexes rebuilt from its evidence in memory, once per check step."""
     if "rebuilt_indexes" not in reads.memo:
@@ -44,34 +61,85 @@ def _rebuilt(reads: PartitionReads):
     return reads.memo["rebuilt_indexes"]
 
 
+def _rebuilt_sample(reads: PartitionReads) -> SampledRebuild:
+    """The sampled files' indexes rebuilt in memory, once per check step."""
+    if "rebuilt_sample" not in reads.memo:
+        reads.memo["rebuilt_sample"] = rebuild_sample(reads.table(EVIDENCE_RECORDS), _sample(reads).paths,
+                                                      *reads.partition)
+    return reads.memo["rebuilt_sample"]
+
+
+def _stored(reads: PartitionReads) -> dict[str, pl.DataFrame]:
+    return {c.table_id: reads.table(c) for c in INDEX_TABLES}
+
+
 @partition_check(MANIFEST_KEY, "index_deterministic", additional_deps=_others(MANIFEST_KEY),
-                 description="Rebuilding every index from evidence in memory gives the stored index_hash values.")
+                 description="Rebuilding the indexes from evidence in memory gives the stored rows: every index "
+                 "(its index_hash) with EVIDENCE_LAKE_CHECK_SAMPLE=all; by default the rows of a seeded sample "
+                 "of files, plus df, document lengths and symbol-id numbers re-derived from all stored rows.")
 def index_deterministic(reads: PartitionReads) -> dg.AssetCheckResult:
+    try:
+        sample = _sample(reads)
+    except CheckSampleError as exc:
+        return dg.AssetCheckResult(passed=False, description=str(exc))
+    if not sample.whole:
+        return _index_sample_deterministic(reads, sample)
     stored = reads.table(INDEX_MANIFEST).select("index_name", "rows", "index_hash", "evidence_hash")
     rebuilt = _rebuilt(reads).manifest.select(
         "index_name", "rows", "index_hash", "evidence_hash")
-    diff = stored.join(rebuilt, on="index_name", how="full", suffix="_rebuilt").filter(
+    tables = pl.DataFrame({"index_name": [c.table_id for c in INDEX_TABLES], "table_hash": [
+        content_hash(reads.table(c), c.key, c.volatile) for c in INDEX_TABLES]})
+    diff = stored.join(rebuilt, on="index_name", how="full", suffix="_rebuilt", coalesce=True).join(
+        tables, on="index_name", how="full", coalesce=True).filter(
         (pl.col("index_hash") != pl.col("index_hash_rebuilt")) | pl.col("index_hash").is_null()
-        | pl.col("index_hash_rebuilt").is_null() | (pl.col("evidence_hash") != pl.col("evidence_hash_rebuilt")))
+        | pl.col("index_hash_rebuilt").is_null() | (pl.col("evidence_hash") != pl.col("evidence_hash_rebuilt"))
+        | (pl.col("table_hash") != pl.col("index_hash_rebuilt")) | pl.col("table_hash").is_null()
+        | (pl.col("rows") != pl.col("rows_rebuilt")))
     return dg.AssetCheckResult(passed=diff.height == 0 and stored.height == len(INDEX_TABLES),
-                               description=f"{diff.height} indexes differ from a rebuild" if diff.height else None,
-                               metadata={"indexes": stored.height, "differences": md_table(diff.to_dicts())})
+                               description=f"{diff.height} indexes differ from a rebuild: "
+                               f"{diff['index_name'].to_list()}" if diff.height else None,
+                               metadata={"indexes": stored.height, "differences": md_table(diff.to_dicts()),
+                                         "sample": sample.describe()})
+
+
+def _index_sample_deterministic(reads: PartitionReads, sample: Sample) -> dg.AssetCheckResult:
+    stored = _stored(reads)
+    rebuilt = _rebuilt_sample(reads)
+    diffs = [*sample_differences(stored, rebuilt), *aggregate_differences(stored, reads.partition[0]),
+             *manifest_differences(stored, reads.table(INDEX_MANIFEST), reads.table(EVIDENCE_RECORDS))]
+    return dg.AssetCheckResult(passed=not diffs, description="; ".join(diffs) or None, metadata={
+        "sample": sample.describe(), "files_recomputed": len(sample.paths),
+        "records_recomputed": rebuilt.evidence_ids.len(), "differences": len(diffs)})
 
 
 @partition_check(dg.AssetKey(INDEX_TERMS.asset_key), "index_rebuild_equivalence",
                  additional_deps=_others(dg.AssetKey(INDEX_TERMS.asset_key)),
-                 description="A fixed query set gives identical ranked results on the stored and a rebuilt index.")
+                 description="A fixed query set gives identical ranked results on the stored and a rebuilt index "
+                 "(by default over a seeded sample of files, scored with the whole partition's statistics).")
 def index_rebuild_equivalence(reads: PartitionReads) -> dg.AssetCheckResult:
     partition = reads.partition
-    stored = SearchIndex(reads.table(INDEX_TERMS), reads.table(INDEX_DOCUMENTS), reads.table(INDEX_TERM_STATS),
-                         [partition])
-    tables = _rebuilt(reads).tables
-    rebuilt = SearchIndex(tables["index/terms"], tables["index/documents"], tables["index/term_stats"], [partition])
+    try:
+        sample = _sample(reads)
+    except CheckSampleError as exc:
+        return dg.AssetCheckResult(passed=False, description=str(exc))
+    terms, documents, stats = (reads.table(c) for c in (INDEX_TERMS, INDEX_DOCUMENTS, INDEX_TERM_STATS))
+    if sample.whole:
+        stored = SearchIndex(terms, documents, stats, [partition])
+        tables = _rebuilt(reads).tables
+        rebuilt = SearchIndex(tables["index/terms"], tables["index/documents"], tables["index/term_stats"],
+                              [partition])
+    else:  # the sampled documents, stored and rebuilt, each scored with the stored partition's N, avgdl and df
+        corpus = (documents.height, float(documents["doc_len"].mean()) if documents.height else 0.0)
+        chosen = pl.col("evidence_id").is_in(_rebuilt_sample(reads).evidence_ids.implode())
+        stored = SearchIndex(terms.filter(chosen), documents.filter(chosen), stats, [partition], corpus=corpus)
+        tables = _rebuilt_sample(reads).build.tables
+        rebuilt = SearchIndex(tables["index/terms"], tables["index/documents"], stats, [partition], corpus=corpus)
     queries = fixed_queries(stored.documents)
     mismatches = [q for q in queries if rank_signature(stored.search(q)) != rank_signature(rebuilt.search(q))]
     return dg.AssetCheckResult(passed=not mismatches, description=f"{len(mismatches)} queries rank differently"
                                if mismatches else None,
-                               metadata={"queries": dg.MetadataValue.json(queries), "mismatches": len(mismatches)})
+                               metadata={"queries": dg.MetadataValue.json(queries), "mismatches": len(mismatches),
+                                         "sample": sample.describe()})
 
 
 @partition_check(dg.AssetKey(INDEX_DOCUMENTS.asset_key), "index_referential", blocking=True,

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections import Counter, defaultdict
+from collections.abc import Collection
 
 import orjson
 import polars as pl
@@ -67,15 +68,23 @@ def _context(records: pl.DataFrame, payloads: list[object]) -> list[dict]:
     return out
 
 
-def build_scores(records: pl.DataFrame, source: str, day: dt.date) -> pl.DataFrame:
-    """distill/scores rows for the current scorer version."""
+def build_scores(records: pl.DataFrame, source: str, day: dt.date,
+                 only: Collection[str] | None = None) -> pl.DataFrame:
+    """distill/scores rows for the current scorer version.
+
+    ``only``: score just these evidence ids (a sampled check), each with the context of the whole
+    partition, so a sampled row is exactly the row the full build gives.
+    """
     with paused_gc():
         rows = records.select("evidence_id", "kind", "path", "payload").sort("evidence_id")
         payloads = [_loads(t) for t in rows["payload"].to_list()]
         contexts = _context(rows, payloads)
+        wanted = None if only is None else frozenset(only)
         cols: dict[str, list] = {c: [] for c in ("evidence_id", "kind", "path", "score", "category", "reasons",
                                                  "features")}
         for (eid, kind, path, _), payload, ctx in zip(rows.iter_rows(), payloads, contexts, strict=True):
+            if wanted is not None and eid not in wanted:
+                continue
             result = score_record(kind, payload, ctx)
             if result is None:
                 continue

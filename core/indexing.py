@@ -8,7 +8,6 @@ rows and identical search results.
 from __future__ import annotations
 
 import datetime as dt
-from collections import Counter
 from dataclasses import dataclass
 
 import orjson
@@ -163,7 +162,9 @@ def _build(records: pl.DataFrame, source: str, day: dt.date) -> IndexBuild:
         INDEX_DOCUMENTS.table_id: INDEX_DOCUMENTS.frame(docs, source, day),
         INDEX_TERMS.table_id: INDEX_TERMS.frame(postings, source, day),
         INDEX_SECTIONS.table_id: INDEX_SECTIONS.frame(sections, source, day),
-        INDEX_SYMBOLS.table_id: INDEX_SYMBOLS.frame(_symbol_columns(symbols, source), source, day),
+        INDEX_SYMBOLS.table_id: INDEX_SYMBOLS.frame(with_symbol_ids(pl.DataFrame(
+            _symbol_columns(symbols), schema={c: INDEX_SYMBOLS.polars_schema[c] for c in _SYMBOL_COLUMNS}), source),
+            source, day),
     }
     terms_df = tables[INDEX_TERMS.table_id]
     stats = terms_df.group_by("term").agg(pl.len().cast(pl.Int64).alias("df")).sort("term")
@@ -171,14 +172,13 @@ def _build(records: pl.DataFrame, source: str, day: dt.date) -> IndexBuild:
     return IndexBuild(tables, manifest(tables, records, source, day))
 
 
-def _symbol_columns(symbols: list[tuple], source: str) -> dict[str, list]:
-    """symbol_id = @SOURCE/qualified.name; a clash is numbered #2, #3 … in (path, line) order."""
-    cols: dict[str, list] = {c: [] for c in ("symbol_id", "qualified_name", "name", "kind", "path", "line",
-                                              "line_end", "signature", "doc", "evidence_id")}
-    seen: Counter[str] = Counter()
-    for qual, path, line, payload, evidence_id in sorted(symbols, key=lambda s: (s[0], s[1], s[2], s[4])):
-        seen[qual] += 1
-        cols["symbol_id"].append(f"@{source}/{qual}" + (f"#{seen[qual]}" if seen[qual] > 1 else ""))
+_SYMBOL_COLUMNS = ("qualified_name", "name", "kind", "path", "line", "line_end", "signature", "doc", "evidence_id")
+
+
+def _symbol_columns(symbols: list[tuple]) -> dict[str, list]:
+    """Symbol rows without their ids (``with_symbol_ids`` numbers them)."""
+    cols: dict[str, list] = {c: [] for c in _SYMBOL_COLUMNS}
+    for qual, path, line, payload, evidence_id in symbols:
         cols["qualified_name"].append(qual)
         cols["name"].append(payload.get("name", qual.rsplit(".", 1)[-1]))
         cols["kind"].append(payload.get("symbol_kind", "symbol"))
@@ -189,6 +189,18 @@ def _symbol_columns(symbols: list[tuple], source: str) -> dict[str, list]:
         cols["doc"].append(payload.get("doc"))
         cols["evidence_id"].append(evidence_id)
     return cols
+
+
+def with_symbol_ids(symbols: pl.DataFrame, source: str) -> pl.DataFrame:
+    """symbol_id = @SOURCE/qualified.name; a clash is numbered #2, #3 … in (path, line, evidence_id) order.
+
+    The numbering depends on every symbol of the partition, so the sampled index check
+    re-derives it from the stored rows with this same function.
+    """
+    ordered = symbols.sort("qualified_name", "path", "line", "evidence_id")
+    n = pl.int_range(1, pl.len() + 1).over("qualified_name")
+    suffix = pl.when(n > 1).then(pl.lit("#") + n.cast(pl.Utf8)).otherwise(pl.lit(""))
+    return ordered.with_columns((pl.lit(f"@{source}/") + pl.col("qualified_name") + suffix).alias("symbol_id"))
 
 
 def manifest(tables: dict[str, pl.DataFrame], records: pl.DataFrame, source: str, day: dt.date) -> pl.DataFrame:

@@ -67,7 +67,10 @@ class SearchIndex:
     """Postings, document lengths and df of some partitions, held in memory for repeated queries."""
 
     def __init__(self, terms: pl.DataFrame, documents: pl.DataFrame, stats: pl.DataFrame,
-                 partitions: Sequence[Partition], stop_words=DEFAULT_STOP_WORDS) -> None:
+                 partitions: Sequence[Partition], stop_words=DEFAULT_STOP_WORDS,
+                 corpus: tuple[int, float] | None = None) -> None:
+        """``corpus`` = (N, avgdl) of a larger index these documents belong to (a sampled check scores a
+        subset exactly as the whole would); by default both come from ``documents``."""
         # sorted once by term (a query finds each term's postings by binary search) and joined
         # once with document lengths (no per-query join)
         lengths = documents.select("source", "day", "evidence_id", "doc_len")
@@ -81,6 +84,8 @@ class SearchIndex:
         self.stop_words = stop_words
         self.n_docs = documents.height
         self.avgdl = float(documents["doc_len"].mean()) if documents.height else 0.0
+        if corpus is not None:
+            self.n_docs, self.avgdl = corpus
 
     @classmethod
     def load(cls, root: str, sources: Sequence[str] | None = None, day: dt.date | None = None,

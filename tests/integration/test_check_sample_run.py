@@ -1,24 +1,184 @@
-"""The evidence determinism check on a partition bigger than the sample floor (issue 15)."""
+"""The determinism checks on a partition bigger than the sample floor (issue 15).
 
+At the default setting the evidence and index checks recompute a seeded sample of files; the
+index checks then re-derive every partition-wide column (df, document lengths, symbol-id clash
+numbers, the manifest) from all stored rows. Each kind of tampering below sits where the sample
+proves it or where a re-derivation does, and each is caught; ``all`` passes on the same lake.
+"""
+
+import polars as pl
+import pytest
+
+from checks.factories import PartitionReads
+from checks.indexes import fixed_queries, index_deterministic, index_rebuild_equivalence
+from core.contracts import (
+    EVIDENCE_RECORDS,
+    INDEX_DOCUMENTS,
+    INDEX_MANIFEST,
+    INDEX_SYMBOLS,
+    INDEX_TERM_STATS,
+    INDEX_TERMS,
+)
+from core.lake import read_partitions, write_partitions
+from resources.lake import LakeResource
+from resources.sources import SourcesResource
 from tests.helpers import check_results, materialize_all, utc_today, write_sources
 
+FILES = 130
 
-def _sample_metadata(result) -> dict:
-    (evaluation,) = [e for e in result.get_asset_check_evaluations()
-                     if e.check_name == "evidence_records_deterministic"]
+
+def _metadata(result, name: str) -> dict:
+    (evaluation,) = [e for e in result.get_asset_check_evaluations() if e.check_name == name]
     return {k: v.value for k, v in evaluation.metadata.items()}
 
 
-def test_the_check_recomputes_a_seeded_sample_by_default_and_passes(tmp_path, instance, monkeypatch):
+@pytest.fixture
+def sampled_lake(tmp_path, instance, monkeypatch):
+    """A real lake of one partition of FILES modules, built by main_job with the default sample."""
     monkeypatch.delenv("EVIDENCE_LAKE_CHECK_SAMPLE", raising=False)
     tree = tmp_path / "tree"
     tree.mkdir()
-    for i in range(101):
-        (tree / f"m{i:03d}.py").write_text(f'"""Module {i}."""\nimport os\n\n\ndef f{i}():\n    return {i}\n')
+    for i in range(FILES):
+        (tree / f"m{i:03d}.py").write_text(
+            f'"""Module {i} about topic{i % 7}."""\nimport os\n\n\ndef f{i}():\n    """Return {i}."""\n    return {i}\n'
+            f"\n\ndef f{i}():  # defined twice: a symbol-id clash\n    return -{i}\n")
     sources = write_sources(tmp_path / "sources.toml", {"tree": {"kind": "tree", "path": str(tree)}})
     result = materialize_all(instance, tmp_path / "lake", sources, "tree", utc_today())
     assert result.success and all(check_results(result).values()), check_results(result)
-    metadata = _sample_metadata(result)
-    assert metadata["sample"].startswith("100 of 101 files (seeded by partition")
-    assert metadata["files_recomputed"] == 100
-    assert metadata["records_stored_hash"] == metadata["records_recomputed_hash"]
+    return tmp_path / "lake", sources, result
+
+
+def test_the_checks_recompute_a_seeded_sample_by_default_and_pass(sampled_lake):
+    _, _, result = sampled_lake
+    evidence = _metadata(result, "evidence_records_deterministic")
+    assert evidence["sample"].startswith(f"100 of {FILES} files (seeded by partition")
+    assert evidence["files_recomputed"] == 100
+    assert evidence["records_stored_hash"] == evidence["records_recomputed_hash"]
+    index = _metadata(result, "index_deterministic")
+    assert index["sample"] == evidence["sample"] and index["differences"] == 0
+    assert index["records_recomputed"] > 100
+    assert _metadata(result, "index_rebuild_equivalence")["queries"], "the sampled documents give queries"
+
+
+def _verdict(lake, sources, check) -> tuple[bool, str]:
+    reads = PartitionReads(("tree", utc_today()), LakeResource(root=str(lake)), SourcesResource(file=str(sources)))
+    result = check.rule(reads)
+    return result.passed, result.description or ""
+
+
+def _tampered(lake, contract, change) -> None:
+    part = ("tree", utc_today())
+    stored = read_partitions(str(lake), contract, [part])
+    write_partitions(str(lake), contract, change(stored), [part])
+
+
+def _sampled_ids(lake) -> set[str]:
+    """Evidence ids of the sampled files, as the check picks them."""
+    from core.check_sample import sample_paths
+
+    records = read_partitions(str(lake), EVIDENCE_RECORDS, [("tree", utc_today())])
+    sample = sample_paths(records["path"].to_list(), "tree", utc_today().isoformat())
+    assert not sample.whole
+    return set(records.filter(pl.col("path").is_in(sorted(sample.paths)))["evidence_id"].to_list())
+
+
+def _one_posting(terms: pl.DataFrame, ids: set[str], inside: bool) -> pl.Expr:
+    pick = terms.filter(pl.col("evidence_id").is_in(sorted(ids)) == inside).sort("term", "evidence_id").row(
+        0, named=True)
+    return (pl.col("term") == pick["term"]) & (pl.col("evidence_id") == pick["evidence_id"])
+
+
+def _bump_tf(where: pl.Expr):
+    return lambda df: df.with_columns(pl.when(where).then(pl.col("tf") + 1).otherwise(pl.col("tf")).alias("tf"))
+
+
+@pytest.mark.parametrize("case", ["sampled posting", "unsampled posting", "term df", "symbol number",
+                                  "manifest rows"])
+def test_sampled_index_check_catches_tampering(sampled_lake, monkeypatch, case):
+    lake, sources, _ = sampled_lake
+    monkeypatch.delenv("EVIDENCE_LAKE_CHECK_SAMPLE", raising=False)
+    ids = _sampled_ids(lake)
+    terms = read_partitions(str(lake), INDEX_TERMS, [("tree", utc_today())])
+    if case == "sampled posting":
+        _tampered(lake, INDEX_TERMS, _bump_tf(_one_posting(terms, ids, inside=True)))
+        expect = "index/terms"
+    elif case == "unsampled posting":  # outside the sample: its document length no longer adds up
+        _tampered(lake, INDEX_TERMS, _bump_tf(_one_posting(terms, ids, inside=False)))
+        expect = "doc_len is not the sum of their postings"
+    elif case == "term df":
+        _tampered(lake, INDEX_TERM_STATS, lambda df: df.with_columns(
+            pl.when(pl.col("term") == pl.col("term").max()).then(pl.col("df") + 1).otherwise(pl.col("df"))))
+        expect = "df disagrees with index/terms"
+    elif case == "symbol number":  # swap the clash numbers #1 and #2 of an unsampled pair
+        def swap(df: pl.DataFrame) -> pl.DataFrame:
+            outside = df.filter(~pl.col("evidence_id").is_in(sorted(ids)) & pl.col("symbol_id").str.ends_with("#2"))
+            second = outside.row(0, named=True)
+            first = second["symbol_id"].removesuffix("#2")
+            return df.with_columns(pl.when(pl.col("symbol_id") == first).then(pl.lit(second["symbol_id"]))
+                                   .when(pl.col("symbol_id") == second["symbol_id"]).then(pl.lit(first))
+                                   .otherwise(pl.col("symbol_id")).alias("symbol_id"))
+        _tampered(lake, INDEX_SYMBOLS, swap)
+        expect = "symbol ids out of their clash order"
+    else:
+        _tampered(lake, INDEX_MANIFEST, lambda df: df.with_columns(pl.col("rows") + 1))
+        expect = "the manifest says"
+    passed, description = _verdict(lake, sources, index_deterministic)
+    assert not passed and expect in description, description
+    monkeypatch.setenv("EVIDENCE_LAKE_CHECK_SAMPLE", "all")
+    passed, description = _verdict(lake, sources, index_deterministic)  # a full rebuild sees each of them too
+    assert not passed and "differ from a rebuild" in description, description
+
+
+def test_sampled_rebuild_equivalence_sees_a_sampled_document_lose_its_postings(sampled_lake, monkeypatch):
+    lake, sources, _ = sampled_lake
+    monkeypatch.delenv("EVIDENCE_LAKE_CHECK_SAMPLE", raising=False)
+    assert _verdict(lake, sources, index_rebuild_equivalence) == (True, "")
+    ids = _sampled_ids(lake)
+    documents = read_partitions(str(lake), INDEX_DOCUMENTS, [("tree", utc_today())])
+    mine = documents.filter(pl.col("evidence_id").is_in(sorted(ids)))
+    query = fixed_queries(mine)[0]
+    target = mine.filter(pl.col("title") == query)["evidence_id"][0]
+    _tampered(lake, INDEX_TERMS, lambda df: df.filter(pl.col("evidence_id") != target))
+    passed, description = _verdict(lake, sources, index_rebuild_equivalence)
+    assert not passed and "rank differently" in description
+
+
+def test_all_passes_on_the_same_lake(sampled_lake, monkeypatch):
+    from checks.distill import distill_deterministic
+
+    lake, sources, _ = sampled_lake
+    monkeypatch.setenv("EVIDENCE_LAKE_CHECK_SAMPLE", "all")
+    for check in (index_deterministic, index_rebuild_equivalence, distill_deterministic):
+        assert _verdict(lake, sources, check) == (True, ""), check.spec.name
+
+
+@pytest.mark.parametrize("case", ["sampled score", "sampled example", "unsampled example"])
+def test_sampled_distill_check_catches_tampering(sampled_lake, monkeypatch, case):
+    from checks.distill import distill_deterministic
+    from core.contracts import DISTILL_DATASETS, DISTILL_SCORES
+
+    lake, sources, result = sampled_lake
+    monkeypatch.delenv("EVIDENCE_LAKE_CHECK_SAMPLE", raising=False)
+    assert _metadata(result, "distill_deterministic")["sample"].startswith(f"100 of {FILES} files")
+    ids = sorted(_sampled_ids(lake))
+    inside = pl.col("evidence_ids").list.eval(pl.element().is_in(ids)).list.all()
+    if case == "sampled score":
+        _tampered(lake, DISTILL_SCORES, lambda df: df.with_columns(
+            pl.when(pl.col("evidence_id") == pl.col("evidence_id").filter(pl.col("evidence_id").is_in(ids)).min())
+            .then(pl.col("score") / 2).otherwise(pl.col("score")).alias("score")))
+        expect = "distill/scores"
+    else:
+        pick = inside if case == "sampled example" else ~inside
+        datasets = read_partitions(str(lake), DISTILL_DATASETS, [("tree", utc_today())])
+        target = datasets.filter(pick).sort("example_id")["example_id"][0]
+        _tampered(lake, DISTILL_DATASETS, lambda df: df.with_columns(
+            pl.when(pl.col("example_id") == target).then(pl.col("example") + " ").otherwise(pl.col("example"))))
+        expect = "not rebuilt" if case == "sampled example" else None
+    passed, description = _verdict(lake, sources, distill_deterministic)
+    if expect is None:  # the sample cannot see an example made only from evidence outside it; all can
+        assert passed, description
+    else:
+        assert not passed and expect in description, description
+    monkeypatch.setenv("EVIDENCE_LAKE_CHECK_SAMPLE", "all")
+    passed, description = _verdict(lake, sources, distill_deterministic)
+    assert not passed and "distill/" in description, description
