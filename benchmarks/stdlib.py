@@ -143,8 +143,9 @@ def main() -> None:
                   f"{got['checks_s'] / got['assets_s']:>15.0%}")
             slowest = sorted(got["steps"].items(), key=lambda kv: -kv[1])[:6]
             print("        slowest steps: " + ", ".join(f"{k} {v:.1f}s" for k, v in slowest))
-            hungry = sorted(got["step_rss"].items(), key=lambda kv: -kv[1])[:6]
-            print("        peak RSS by step: " + ", ".join(f"{k} {v:.0f} MiB" for k, v in hungry))
+            ordered = sorted(got["step_rss"], key=lambda k: got["windows"][k][0])
+            print("        peak RSS by step, in run order: "
+                  + ", ".join(f"{k} {got['step_rss'][k]:.0f}" for k in ordered) + " (MiB)")
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ from core.tokenize import token_frame
 
 MAX_DOC_CHARS = 20_000  # text indexed per evidence record
 SNIPPET_CHARS = 200
+TOKENISE_CHUNK_DOCS = 20_000  # documents tokenised at once: bounds the token frame, not the output
 NAME_BOOST = 5  # a symbol's name counts this many times: hit@1 0.964 at 3, 0.975 at 5 (750 stdlib names)
 SEARCHABLE_KINDS = ("section", "symbol", "diagnostic", "session", "replay_run", "review_finding", "audit_score",
                     "event")
@@ -117,7 +118,8 @@ def _build(records: pl.DataFrame, source: str, day: dt.date) -> IndexBuild:
     rows = records.filter(pl.col("kind").is_in(SEARCHABLE_KINDS)
                           & ~pl.col("extractor").is_in(NOT_SEARCHED_EXTRACTORS)).select(
         "evidence_id", "kind", "path", "line_start", "payload").sort("evidence_id")
-    texts: list[str] = []
+    texts: list[str] = []  # the documents not yet tokenised
+    counted: list[pl.DataFrame] = []  # (term, doc, tf) of each tokenised chunk; doc = row number in docs
     for evidence_id, kind, path, line, payload_text in rows.iter_rows():
         payload = orjson.loads(payload_text)
         if not isinstance(payload, dict):
@@ -139,18 +141,24 @@ def _build(records: pl.DataFrame, source: str, day: dt.date) -> IndexBuild:
             sections["content_hash"].append(payload.get("content_hash"))
             sections["evidence_id"].append(evidence_id)
         elif kind == "symbol":
-            symbols.append((payload.get("qualified_name", ""), path, line, payload, evidence_id))
-    # one vectorised tokenisation for every document; a document with no token is not indexed at all
-    postings = (token_frame(docs["evidence_id"], texts).rename({"id": "evidence_id"})
-                .group_by("term", "evidence_id").agg(pl.len().cast(pl.Int64).alias("tf"))
-                .sort("term", "evidence_id"))
+            symbols.append(_symbol_row(path, line, payload, evidence_id))
+        if len(texts) == TOKENISE_CHUNK_DOCS:
+            counted.append(_term_counts(len(docs["evidence_id"]) - len(texts), texts))
+            texts = []
+    counted.append(_term_counts(len(docs["evidence_id"]) - len(texts), texts))
+    del texts
+    # docs are in evidence_id order, so row numbers sort as the ids do
+    ids = pl.Series("evidence_id", docs["evidence_id"], dtype=pl.Utf8)
+    postings = pl.concat(counted).sort("term", "doc")
+    postings = postings.select("term", ids.gather(postings["doc"]).alias("evidence_id"), "tf")
+    del counted
     lengths = dict(postings.group_by("evidence_id").agg(pl.col("tf").sum()).iter_rows())
     keep = [e in lengths for e in docs["evidence_id"]]
     docs = {k: [v for v, kept in zip(values, keep, strict=True) if kept] for k, values in docs.items()}
     docs["doc_len"] = [int(lengths[e]) for e in docs["evidence_id"]]
     kept_sections = [e in lengths for e in sections["evidence_id"]]
     sections = {k: [v for v, kept in zip(values, kept_sections, strict=True) if kept] for k, values in sections.items()}
-    symbols = [s for s in symbols if s[4] in lengths]
+    symbols = [s for s in symbols if s[-1] in lengths]
     # section ids need line_end, which the evidence row holds (the payload does not)
     ends = dict(records.filter(pl.col("kind") == "section").select("evidence_id", "line_end").iter_rows())
     sections["line_end"] = [ends[e] for e in sections["evidence_id"]]
@@ -163,7 +171,7 @@ def _build(records: pl.DataFrame, source: str, day: dt.date) -> IndexBuild:
         INDEX_TERMS.table_id: INDEX_TERMS.frame(postings, source, day),
         INDEX_SECTIONS.table_id: INDEX_SECTIONS.frame(sections, source, day),
         INDEX_SYMBOLS.table_id: INDEX_SYMBOLS.frame(with_symbol_ids(pl.DataFrame(
-            _symbol_columns(symbols), schema={c: INDEX_SYMBOLS.polars_schema[c] for c in _SYMBOL_COLUMNS}), source),
+            symbols, schema={c: INDEX_SYMBOLS.polars_schema[c] for c in _SYMBOL_COLUMNS}, orient="row"), source),
             source, day),
     }
     terms_df = tables[INDEX_TERMS.table_id]
@@ -175,20 +183,19 @@ def _build(records: pl.DataFrame, source: str, day: dt.date) -> IndexBuild:
 _SYMBOL_COLUMNS = ("qualified_name", "name", "kind", "path", "line", "line_end", "signature", "doc", "evidence_id")
 
 
-def _symbol_columns(symbols: list[tuple]) -> dict[str, list]:
-    """Symbol rows without their ids (``with_symbol_ids`` numbers them)."""
-    cols: dict[str, list] = {c: [] for c in _SYMBOL_COLUMNS}
-    for qual, path, line, payload, evidence_id in symbols:
-        cols["qualified_name"].append(qual)
-        cols["name"].append(payload.get("name", qual.rsplit(".", 1)[-1]))
-        cols["kind"].append(payload.get("symbol_kind", "symbol"))
-        cols["path"].append(path)
-        cols["line"].append(line)
-        cols["line_end"].append(int(payload.get("line_end", line)))
-        cols["signature"].append(payload.get("signature"))
-        cols["doc"].append(payload.get("doc"))
-        cols["evidence_id"].append(evidence_id)
-    return cols
+def _term_counts(first_doc: int, texts: list[str]) -> pl.DataFrame:
+    """(term, doc, tf) of ``texts``, the documents numbered from ``first_doc``; a chunk at a time bounds memory."""
+    if not texts:
+        return pl.DataFrame(schema={"term": pl.Utf8, "doc": pl.UInt32, "tf": pl.Int64})
+    tokens = token_frame(list(range(first_doc, first_doc + len(texts))), texts)
+    return tokens.group_by("term", "id").agg(pl.len().cast(pl.Int64).alias("tf")).rename({"id": "doc"})
+
+
+def _symbol_row(path: str, line: int, payload: dict, evidence_id: str) -> tuple:
+    """The index/symbols columns of one symbol evidence record (not its id: ``with_symbol_ids``)."""
+    qual = payload.get("qualified_name", "")
+    return (qual, payload.get("name", qual.rsplit(".", 1)[-1]), payload.get("symbol_kind", "symbol"), path, line,
+            int(payload.get("line_end", line)), payload.get("signature"), payload.get("doc"), evidence_id)
 
 
 def with_symbol_ids(symbols: pl.DataFrame, source: str) -> pl.DataFrame:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import polars as pl
 
@@ -93,15 +93,19 @@ _PL_ACRONYM = r"([A-Z]+)([A-Z][a-z])"  # the lookahead of _ASCII_PARTS, as a spl
 _PL_PARTS = r"[A-Z]?[a-z]+|[A-Z]+|[0-9]+"
 
 
-def token_frame(ids: list[str], texts: list[str], stop_words: Iterable[str] = DEFAULT_STOP_WORDS) -> pl.DataFrame:
+def token_frame(ids: Sequence[str] | Sequence[int], texts: list[str],
+                stop_words: Iterable[str] = DEFAULT_STOP_WORDS) -> pl.DataFrame:
     """(id, term) rows: the multiset of ``tokenize(text)`` for every text, in one vectorised pass.
+
+    ``ids`` may be strings or integers (row numbers: a token row then costs 4 bytes of id, not 64).
 
     ASCII texts (nearly all of a code corpus) are split by polars' regex engine, which gives
     the same tokens as ``tokenize`` (a property test pins it); any other text goes through
     ``tokenize`` itself. Order within a text is not kept: postings only count terms.
     """
     stops = sorted(set(stop_words))
-    frame = pl.DataFrame({"id": ids, "text": texts}, schema={"id": pl.Utf8, "text": pl.Utf8})
+    id_type = pl.UInt32 if ids and isinstance(ids[0], int) else pl.Utf8
+    frame = pl.DataFrame({"id": ids, "text": texts}, schema={"id": id_type, "text": pl.Utf8})
     ascii_mask = ~frame["text"].str.contains(r"[^\x00-\x7F]")
     other = frame.filter(~ascii_mask)
     words = (frame.lazy().filter(ascii_mask)
@@ -124,6 +128,6 @@ def token_frame(ids: list[str], texts: list[str], stop_words: Iterable[str] = DE
     if other.height:
         stop_set = set(stops)
         rows = [(i, t) for i, text in other.iter_rows() for t in tokenize(text, stop_set)]
-        extra = pl.DataFrame(rows, schema={"id": pl.Utf8, "term": pl.Utf8}, orient="row")
+        extra = pl.DataFrame(rows, schema={"id": id_type, "term": pl.Utf8}, orient="row")
         terms = pl.concat([terms, extra])
     return terms
