@@ -12,9 +12,11 @@ are different documents). Ties are broken by evidence_id so results are stable.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import polars as pl
 
 from core.contracts import INDEX_DOCUMENTS, INDEX_TERM_STATS, INDEX_TERMS
@@ -71,15 +73,23 @@ class SearchIndex:
                  corpus: tuple[int, float] | None = None) -> None:
         """``corpus`` = (N, avgdl) of a larger index these documents belong to (a sampled check scores a
         subset exactly as the whole would); by default both come from ``documents``."""
-        # sorted once by term (a query finds each term's postings by binary search) and joined
-        # once with document lengths (no per-query join)
-        lengths = documents.select("source", "day", "evidence_id", "doc_len")
-        self.terms = (terms.select("term", "source", "day", "evidence_id", "tf")
-                      .join(lengths, on=["source", "day", "evidence_id"], how="inner")
-                      .sort("term", maintain_order=True))
-        self._term_column = self.terms["term"]
-        self.documents = documents
+        # documents in result tie order (evidence_id, then partition); a document is its row number there
+        self.documents = documents.sort("evidence_id", "source", "day")
+        numbered = self.documents.select("source", "day", "evidence_id", "doc_len").with_row_index("doc")
+        # postings sorted once by term (a query takes each term's run of rows), each with its
+        # document's number and length (no per-query join)
+        postings = (terms.select("term", "source", "day", "evidence_id", "tf")
+                    .join(numbered, on=["source", "day", "evidence_id"], how="inner")
+                    .select("term", "doc", "tf", "doc_len").sort("term", "doc"))
+        runs = postings.group_by("term", maintain_order=True).len()  # each term's postings: one run of rows
+        ends = runs["len"].cum_sum().to_list()
+        self._spans = {t: (end - n, end) for t, n, end in zip(runs["term"].to_list(), runs["len"].to_list(), ends,
+                                                              strict=True)}
+        self._doc = postings["doc"].to_numpy()
+        self._tf = postings["tf"].to_numpy().astype(np.float64)
+        self._doc_len = postings["doc_len"].to_numpy().astype(np.float64)
         self.df = stats.group_by("term").agg(pl.col("df").sum())
+        self._df = dict(self.df.iter_rows())  # term -> df, looked up per query term
         self.partitions = list(partitions)
         self.stop_words = stop_words
         self.n_docs = documents.height
@@ -113,32 +123,28 @@ class SearchIndex:
             raise SearchError(f"the query has no searchable words{cut}: only stop words, punctuation or symbols")
         if self.n_docs == 0:
             return []
-        wanted = pl.DataFrame({"term": terms})
-        idf = self.df.join(wanted, on="term", how="semi").with_columns(
-            (1.0 + (self.n_docs - pl.col("df") + 0.5) / (pl.col("df") + 0.5)).log().alias("idf"))
-        slices = []
-        for term in idf["term"].to_list():
-            lo = int(self._term_column.search_sorted(term, side="left"))
-            hi = int(self._term_column.search_sorted(term, side="right"))
-            if hi > lo:
-                slices.append(self.terms.slice(lo, hi - lo))
-        if not slices:
-            return []
-        postings = pl.concat(slices).join(idf.select("term", "idf"), on="term", how="inner")
-        scored = (
-            postings.with_columns((pl.col("idf") * pl.col("tf") * (k1 + 1)
-                           / (pl.col("tf") + k1 * (1 - b + b * pl.col("doc_len") / self.avgdl))).alias("s"))
-            .group_by("source", "day", "evidence_id").agg(pl.col("s").sum().alias("score"))
-            .sort(["score", "evidence_id", "source", "day"], descending=[True, False, False, False])
-            .head(k)
-            .join(self.documents, on=["source", "day", "evidence_id"], how="left", maintain_order="left")
-        )
-        return [
-            Hit(rank=i + 1, score=round(float(r["score"]), 6), evidence_id=r["evidence_id"], source=r["source"],
-                day=r["day"], kind=r["kind"], path=r["path"], line=r["line"], title=r["title"],
-                snippet=r["snippet"])
-            for i, r in enumerate(scored.iter_rows(named=True))
-        ]
+        scores = np.zeros(self.documents.height, dtype=np.float64)
+        for term in terms:
+            lo, hi = self._spans.get(term, (0, 0))
+            df = self._df.get(term)
+            if hi == lo or df is None:
+                continue
+            idf = math.log(1.0 + (self.n_docs - df + 0.5) / (df + 0.5))
+            tf, doc_len = self._tf[lo:hi], self._doc_len[lo:hi]
+            # one posting per (term, document): a plain scatter-add, summed in query-term order (deterministic)
+            scores[self._doc[lo:hi]] += idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * doc_len / self.avgdl))
+        matched = np.flatnonzero(scores > 0)
+        if matched.size > k:  # only what can reach the k-th best score is ordered
+            floor = np.partition(scores[matched], matched.size - k)[matched.size - k]
+            matched = matched[scores[matched] >= floor]
+        best = matched[np.lexsort((matched, -scores[matched]))][:k]
+        hits = []
+        for rank, doc in enumerate(best.tolist(), start=1):
+            r = self.documents.row(doc, named=True)
+            hits.append(Hit(rank=rank, score=round(float(scores[doc]), 6), evidence_id=r["evidence_id"],
+                            source=r["source"], day=r["day"], kind=r["kind"], path=r["path"], line=r["line"],
+                            title=r["title"], snippet=r["snippet"]))
+        return hits
 
 
 def search(root: str, query: str, sources: Sequence[str] | None = None, day: dt.date | None = None, k: int = 10,

@@ -225,3 +225,49 @@ def test_the_index_is_the_same_whatever_the_tokenising_chunk(stdlib_evidence, st
         monkeypatch.setattr(core.indexing, "TOKENISE_CHUNK_DOCS", chunk)
         again = build_indexes(stdlib_evidence, "std", DAY)
         assert again.manifest["index_hash"].to_list() == built.manifest["index_hash"].to_list(), chunk
+
+
+def _reference_bm25(built, query: str, k: int = 10, k1: float = 1.2, b: float = 0.75) -> list[tuple[str, float]]:
+    """BM25 written out plainly over the index rows: the yardstick for the vectorised search."""
+    import math
+
+    from core.tokenize import query_terms
+
+    terms, docs = built.tables["index/terms"], built.tables["index/documents"]
+    lengths = dict(docs.select("evidence_id", "doc_len").iter_rows())
+    n, avgdl = docs.height, sum(lengths.values()) / docs.height
+    df = dict(built.tables["index/term_stats"].select("term", "df").iter_rows())
+    scores: dict[str, float] = {}
+    for term in query_terms(query):
+        if term not in df:
+            continue
+        idf = math.log(1.0 + (n - df[term] + 0.5) / (df[term] + 0.5))
+        for eid, tf in terms.filter(pl.col("term") == term).select("evidence_id", "tf").iter_rows():
+            part = idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * lengths[eid] / avgdl))
+            scores[eid] = scores.get(eid, 0.0) + part
+    best = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
+    return [(e, round(s, 6)) for e, s in best]
+
+
+@pytest.mark.parametrize("query", ["parse email message", "json decoder scanstring", "header", "encode base64 utf8",
+                                   "zzqqxxunseen"])
+def test_search_gives_plain_bm25_scores_and_order(stdlib_index, query):
+    index, built = stdlib_index
+    expected = _reference_bm25(built, query)
+    assert expected or query == "zzqqxxunseen"
+    assert rank_signature(index.search(query, k=10)) == expected
+
+
+def test_equal_scores_in_two_partitions_order_by_evidence_id_then_day(stdlib_evidence):
+    later = DAY + dt.timedelta(days=1)
+    a, b = build_indexes(stdlib_evidence, "std", DAY), build_indexes(stdlib_evidence, "std", later)
+    both = SearchIndex(*(pl.concat([a.tables[t], b.tables[t]]) for t in ("index/terms", "index/documents",
+                                                                         "index/term_stats")),
+                       [("std", DAY), ("std", later)])
+    hits = both.search("decode header", k=10)
+    assert len(hits) == 10
+    for first, second in zip(hits[::2], hits[1::2], strict=True):  # each document twice, equal scores
+        assert (first.evidence_id, first.score, first.day, second.day) == (second.evidence_id, second.score,
+                                                                            DAY, later)
+    scores = [h.score for h in hits]
+    assert scores == sorted(scores, reverse=True)
