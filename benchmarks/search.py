@@ -49,7 +49,8 @@ def synthetic_records(n: int, seed: int = 5) -> pl.DataFrame:
         paths.append(f"docs/part{i % 1000}/page{i}.md")
     n_rows = len(ids)
     df = pl.DataFrame({"evidence_id": ids, "path": paths, "payload": payloads}).with_columns(
-        pl.lit("section").alias("kind"), pl.lit(0, pl.Int64).alias("line_start"), pl.lit(3, pl.Int64).alias("line_end"))
+        pl.lit("section").alias("kind"), pl.lit("markdown_sections").alias("extractor"),
+        pl.lit(0, pl.Int64).alias("line_start"), pl.lit(3, pl.Int64).alias("line_end"))
     return df.with_columns(pl.lit("bench").alias("source"), pl.lit(DAY).alias("day")), vocab, n_rows
 
 
@@ -91,7 +92,7 @@ def main() -> None:
     print(f"index: {n:,} documents, {terms.height:,} postings, {built.tables['index/term_stats'].height:,} terms")
     report(f"search: BM25 top-10 over {n:,} records", [
         ("raw polars filter+group of the postings (median)", raw_med, "baseline, no BM25"),
-        ("SearchIndex.search warm (median)", med, f"p95 {p95 * 1000:.0f} ms; target <= 300 ms"),
+        ("SearchIndex.search warm (median)", med, f"p95 {p95 * 1000:.0f} ms; target <= 100 ms (issue 15)"),
         ("index build (core.indexing)", build_s, f"{n / build_s:,.0f} records/s"),
         ("SearchIndex load from frames (sort postings)", load_s, ""),
     ], raw_med)

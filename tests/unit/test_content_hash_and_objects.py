@@ -111,3 +111,29 @@ def test_lists_of_dates_hash_as_iso_text_and_a_changed_date_changes_the_hash():
     frame = _pl.DataFrame({"k": ["a"], "days": [[day, day + _dt.timedelta(days=1)]]})
     moved = _pl.DataFrame({"k": ["a"], "days": [[day, day + _dt.timedelta(days=2)]]})
     assert _hash(frame, ["k"]) == _hash(frame.clone(), ["k"]) != _hash(moved, ["k"])
+
+
+def test_constant_columns_hash_as_the_row_by_row_serialisation_does(monkeypatch):
+    """The shortcut for a one-valued column (source, day, schema_name) gives the same bytes as orjson per row."""
+    import datetime as dt
+
+    import polars as pl
+
+    import core.content_hash as ch
+
+    n = ch.HASH_CHUNK_ROWS * 2 + 5  # three chunks, the last one short
+    frame = pl.DataFrame({
+        "id": [f"{i:08d}" for i in range(n)],
+        "source": ["caf\u00e9 \"q\" \\ \n\u0001"] * n,
+        "day": [dt.date(2026, 12, 1)] * n,
+        "version": [3] * n,
+        "flag": [True] * n,
+        "ratio": [0.1 + 0.2] * n,
+        "moment": [dt.datetime(2026, 12, 1, 4, 5, 6, tzinfo=dt.UTC)] * n,
+        "almost": ["a"] * (n - 1) + ["b"],  # one value differs only at the very end
+        "holey": ["x"] * (n - 1) + [None],
+    })
+    fast = ch.content_hash(frame, ["id"])
+    monkeypatch.setattr(ch, "_constant_item", lambda column, finite: None)
+    assert fast == ch.content_hash(frame, ["id"])
+    assert fast != ch.content_hash(frame.with_columns(pl.lit(4).alias("version")), ["id"])
