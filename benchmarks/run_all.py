@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["snapshot.py", "evidence.py", "search.py", "verified_reads.py", "drift_calibration.py"]
+BENCHMARKS = ["stdlib.py", "snapshot.py", "evidence.py", "search.py", "verified_reads.py", "drift_calibration.py"]
 
 if __name__ == "__main__":
     failed = 0
