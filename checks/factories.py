@@ -13,13 +13,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import dagster as dg
-import pandera.errors as pa_errors
 import polars as pl
 
 from assets.context import current_partition, md_table
 from assets.partitions import lake_partitions
 from core.contracts import TableContract
 from core.lake import Partition
+from core.schema_check import schema_failures
 from resources.lake import LakeResource
 from resources.sources import SourcesResource
 
@@ -77,11 +77,8 @@ def schema_check(contract: TableContract) -> PartitionCheck:
                      description=f"Strict pandera schema of {contract.table_id} (v{contract.schema_version}).")
     def _check(reads: PartitionReads) -> dg.AssetCheckResult:
         df = reads.table(contract)
-        try:
-            contract.pandera_schema().validate(df, lazy=True)
-        except pa_errors.SchemaErrors as exc:
-            cases = exc.failure_cases
-            rows = cases.head(20).to_dicts() if hasattr(cases, "head") else []
+        rows = schema_failures(contract, df)
+        if rows:
             return dg.AssetCheckResult(
                 passed=False,
                 description=f"{contract.table_id} {reads.where}: schema violations",
