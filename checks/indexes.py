@@ -106,7 +106,8 @@ def _index_sample_deterministic(reads: PartitionReads, sample: Sample) -> dg.Ass
     stored = _stored(reads)
     rebuilt = _rebuilt_sample(reads)
     diffs = [*sample_differences(stored, rebuilt), *aggregate_differences(stored, reads.partition[0]),
-             *manifest_differences(stored, reads.table(INDEX_MANIFEST), reads.table(EVIDENCE_RECORDS))]
+             *manifest_differences(stored, reads.table(INDEX_MANIFEST), reads.table(EVIDENCE_RECORDS),
+                                   reads.lake.known_hash(EVIDENCE_RECORDS, reads.partition))]
     return dg.AssetCheckResult(passed=not diffs, description="; ".join(diffs) or None, metadata={
         "sample": sample.describe(), "files_recomputed": len(sample.paths),
         "records_recomputed": rebuilt.evidence_ids.len(), "differences": len(diffs)})

@@ -222,6 +222,17 @@ def remember_written(uri: str, table: DeltaTable, partition: tuple, digest: str)
             _store(uri, {signature: digest})
 
 
+def known_hash(uri: str, table: DeltaTable, partition: tuple) -> str | None:
+    """The content hash of ``partition`` as our writer committed it, when its data files are exactly those
+    written or verified before (no row is read); None when they are not known."""
+    source, day = partition[0], partition[1].isoformat()
+    signature = _signatures(table, uri, [(source, day)]).get((source, day))
+    if signature is None:
+        return None
+    with _lock:
+        return _memo.get(signature) or _load(uri).get(signature)
+
+
 def forget() -> None:
     """Drop the in-process memo (tests use it to force a fresh verification)."""
     with _lock:

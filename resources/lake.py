@@ -37,6 +37,13 @@ class LakeResource(dg.ConfigurableResource):
     ) -> pl.DataFrame:
         return read_partitions(self.root_uri, contract, partitions, self.storage_options, version, verify=False)
 
+    def known_hash(self, contract: TableContract, partition: Partition) -> str | None:
+        """The partition's content hash as written, if its files are unchanged since (see core.verified)."""
+        from core.verified import known_hash
+
+        table = self.table(contract)
+        return None if table is None else known_hash(table_uri(self.root_uri, contract), table, partition)
+
     def table(self, contract: TableContract) -> DeltaTable | None:
         return open_table(self.root_uri, contract, self.storage_options)
 

@@ -49,7 +49,14 @@ def sampled_lake(tmp_path, instance, monkeypatch):
 
 
 def test_the_checks_recompute_a_seeded_sample_by_default_and_pass(sampled_lake):
-    _, _, result = sampled_lake
+    from core.content_hash import content_hash
+
+    lake, _, result = sampled_lake
+    part = ("tree", utc_today())
+    stored = read_partitions(str(lake), EVIDENCE_RECORDS, [part])
+    # the index check takes the evidence hash the writer computed, and it is the stored rows' hash
+    assert LakeResource(root=str(lake)).known_hash(EVIDENCE_RECORDS, part) == content_hash(
+        stored, EVIDENCE_RECORDS.key, EVIDENCE_RECORDS.volatile)
     evidence = _metadata(result, "evidence_records_deterministic")
     assert evidence["sample"].startswith(f"100 of {FILES} files (seeded by partition")
     assert evidence["files_recomputed"] == 100
@@ -93,7 +100,7 @@ def _bump_tf(where: pl.Expr):
 
 
 @pytest.mark.parametrize("case", ["sampled posting", "unsampled posting", "term df", "symbol number",
-                                  "manifest rows"])
+                                  "manifest rows", "manifest evidence hash"])
 def test_sampled_index_check_catches_tampering(sampled_lake, monkeypatch, case):
     lake, sources, _ = sampled_lake
     monkeypatch.delenv("EVIDENCE_LAKE_CHECK_SAMPLE", raising=False)
@@ -119,9 +126,12 @@ def test_sampled_index_check_catches_tampering(sampled_lake, monkeypatch, case):
                                    .otherwise(pl.col("symbol_id")).alias("symbol_id"))
         _tampered(lake, INDEX_SYMBOLS, swap)
         expect = "symbol ids out of their clash order"
-    else:
+    elif case == "manifest rows":
         _tampered(lake, INDEX_MANIFEST, lambda df: df.with_columns(pl.col("rows") + 1))
         expect = "the manifest says"
+    else:
+        _tampered(lake, INDEX_MANIFEST, lambda df: df.with_columns(pl.lit("0" * 64).alias("evidence_hash")))
+        expect = "built from evidence"
     passed, description = _verdict(lake, sources, index_deterministic)
     assert not passed and expect in description, description
     monkeypatch.setenv("EVIDENCE_LAKE_CHECK_SAMPLE", "all")
