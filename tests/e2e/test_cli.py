@@ -437,8 +437,10 @@ def test_twenty_kills_at_seeded_moments_across_catch_ups_then_one_plain_run_equa
     for _ in range(60):
         if kills == 20:
             break
-        proc = subprocess.Popen([str(BIN / "evidence-lake"), "run", "--source", "kb"], cwd=ROOT, env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        log = tmp_path / "run.log"
+        with open(log, "wb") as out:  # the file, not a pipe: a SIGKILL can leave nothing blocked on it
+            proc = subprocess.Popen([str(BIN / "evidence-lake"), "run", "--source", "kb"], cwd=ROOT, env=env,
+                                    stdout=out, stderr=subprocess.STDOUT)
         moment = rng.uniform(1.0, 7.0)
         try:
             proc.wait(timeout=moment)
@@ -448,7 +450,8 @@ def test_twenty_kills_at_seeded_moments_across_catch_ups_then_one_plain_run_equa
             kills += 1
             moments.append(round(moment, 1))
             continue
-        assert proc.returncode == 0, f"an unkilled run failed (exit {proc.returncode})"
+        assert proc.returncode == 0, (f"an unkilled run failed (exit {proc.returncode}) after kills at {moments}:\n"
+                                      + log.read_text(errors="replace")[-3000:])
         finished += 1
         day = dt.date(2026, 11, 16) + dt.timedelta(days=rng.randrange(5))
         with open(kb / "events.jsonl", "a", encoding="utf-8") as handle:  # new work: a late line for a past day
