@@ -152,3 +152,25 @@ def partition_hashes(root: str, options: dict[str, str] | None) -> dict[tuple[st
                 key = tuple(k for k in key if k != "run_id")
             hashes[(table_id, source, day.isoformat())] = content_hash(rows, key, volatile)
     return hashes
+
+
+def pipe_holders(stream) -> list[str]:
+    """Every process that holds the other end of ``stream``'s pipe open (pid, state, command line).
+
+    When ``communicate()`` times out after the process itself finished, something else keeps its
+    output pipe open; this names it, so a rare hang says what hung.
+    """
+    link = f"pipe:[{os.fstat(stream.fileno()).st_ino}]"
+    found = []
+    for proc_dir in Path("/proc").iterdir():
+        if not proc_dir.name.isdigit() or int(proc_dir.name) == os.getpid():
+            continue
+        try:
+            if any(os.readlink(fd) == link for fd in (proc_dir / "fd").iterdir()):
+                state = next((line.split()[1] for line in (proc_dir / "status").read_text().splitlines()
+                              if line.startswith("State:")), "?")
+                command = (proc_dir / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                found.append(f"{proc_dir.name} {state} {command[:200]}")
+        except OSError:
+            continue
+    return found

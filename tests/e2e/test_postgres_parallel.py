@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.test_cli import BIN, ROOT, _make_env, run
-from tests.helpers import partition_hashes
+from tests.helpers import partition_hashes, pipe_holders
 from tests.shared import once
 
 pytestmark = pytest.mark.slow
@@ -111,7 +111,11 @@ def test_sigkill_of_one_parallel_run_fails_only_its_partition_and_a_rerun_conver
             os.kill(victim, signal.SIGKILL)
         time.sleep(0.05)
     assert victim is not None, "no run started within 120 s"
-    out, errout = proc.communicate(timeout=300)
+    try:
+        out, errout = proc.communicate(timeout=300)
+    except subprocess.TimeoutExpired as exc:  # name what still holds the output open (process itself or a child)
+        raise AssertionError(f"backfill did not end within 300 s (exit code {proc.poll()}); its stdout is held "
+                             f"by {pipe_holders(proc.stdout)}; output so far: {exc.output!r:.2000}") from None
     assert proc.returncode == 1, out + errout
     assert "worker process died" in out and "Traceback" not in out + errout
     statuses = sorted(r[0] for r in _runs(postgres, url))
