@@ -69,6 +69,13 @@ def _rebuilt_sample(reads: PartitionReads) -> SampledRebuild:
     return reads.memo["rebuilt_sample"]
 
 
+def _stored_hash(reads: PartitionReads, contract) -> str:
+    """The stored partition's content hash: the one our writer recorded while its files are unchanged
+    (core.verified), else hashed from the rows read."""
+    return reads.lake.known_hash(contract, reads.partition) or content_hash(reads.table(contract), contract.key,
+                                                                             contract.volatile)
+
+
 def _stored(reads: PartitionReads) -> dict[str, pl.DataFrame]:
     return {c.table_id: reads.table(c) for c in INDEX_TABLES}
 
@@ -88,7 +95,7 @@ def index_deterministic(reads: PartitionReads) -> dg.AssetCheckResult:
     rebuilt = _rebuilt(reads).manifest.select(
         "index_name", "rows", "index_hash", "evidence_hash")
     tables = pl.DataFrame({"index_name": [c.table_id for c in INDEX_TABLES], "table_hash": [
-        content_hash(reads.table(c), c.key, c.volatile) for c in INDEX_TABLES]})
+        _stored_hash(reads, c) for c in INDEX_TABLES]})
     diff = stored.join(rebuilt, on="index_name", how="full", suffix="_rebuilt", coalesce=True).join(
         tables, on="index_name", how="full", coalesce=True).filter(
         (pl.col("index_hash") != pl.col("index_hash_rebuilt")) | pl.col("index_hash").is_null()
@@ -106,8 +113,7 @@ def _index_sample_deterministic(reads: PartitionReads, sample: Sample) -> dg.Ass
     stored = _stored(reads)
     rebuilt = _rebuilt_sample(reads)
     diffs = [*sample_differences(stored, rebuilt), *aggregate_differences(stored, reads.partition[0]),
-             *manifest_differences(stored, reads.table(INDEX_MANIFEST), reads.table(EVIDENCE_RECORDS),
-                                   reads.lake.known_hash(EVIDENCE_RECORDS, reads.partition))]
+             *manifest_differences(stored, reads.table(INDEX_MANIFEST), _stored_hash(reads, EVIDENCE_RECORDS))]
     return dg.AssetCheckResult(passed=not diffs, description="; ".join(diffs) or None, metadata={
         "sample": sample.describe(), "files_recomputed": len(sample.paths),
         "records_recomputed": rebuilt.evidence_ids.len(), "differences": len(diffs)})

@@ -18,7 +18,6 @@ import polars as pl
 
 from core.content_hash import content_hash, first_difference
 from core.contracts import (
-    EVIDENCE_RECORDS,
     INDEX_DOCUMENTS,
     INDEX_MANIFEST,
     INDEX_SECTIONS,
@@ -98,12 +97,9 @@ def aggregate_differences(stored: Mapping[str, pl.DataFrame], source: str) -> li
 
 
 def manifest_differences(stored: Mapping[str, pl.DataFrame], manifest: pl.DataFrame,
-                         records: pl.DataFrame, evidence_hash: str | None = None) -> list[str]:
-    """The stored manifest against the stored tables: one row per index, its row count, the evidence hash.
-
-    ``evidence_hash``: the evidence partition's hash when already known (its files are the ones our
-    writer hashed, see core.verified); otherwise it is computed from ``records``.
-    """
+                         evidence_hash: str) -> list[str]:
+    """The stored manifest against the stored tables and evidence: one row per index, its row count, and
+    the content hash of the evidence partition it was built from."""
     out = []
     rows = dict(zip(manifest["index_name"].to_list(), manifest["rows"].to_list(), strict=True))
     for contract in INDEX_TABLES:
@@ -111,7 +107,6 @@ def manifest_differences(stored: Mapping[str, pl.DataFrame], manifest: pl.DataFr
         if rows.get(contract.table_id) != have:
             out.append(f"{INDEX_MANIFEST.table_id}: {contract.table_id} has {have} rows, the manifest says "
                        f"{rows.get(contract.table_id)}")
-    evidence_hash = evidence_hash or content_hash(records, EVIDENCE_RECORDS.key, EVIDENCE_RECORDS.volatile)
     built_from = set(manifest["evidence_hash"].to_list())
     if built_from != {evidence_hash}:
         out.append(f"{INDEX_MANIFEST.table_id}: built from evidence {sorted(built_from)}, the stored evidence "
