@@ -75,6 +75,28 @@ class EngineCachingEventLogStorage(SqliteEventLogStorage):
         self.engines = EngineCache(busy_timeout=True)
         self._tables_seen: set[str] = set()
         super().__init__(base_dir, inst_data)
+        self._finish_index_initialisation()
+
+    def _finish_index_initialisation(self) -> None:
+        """Finish an index database whose first initialisation was killed.
+
+        The stock storage initialises the index shard only when its file is missing. A process
+        killed after sqlite made the file but before the alembic stamp leaves a file without some
+        tables, and every later process then fails on ``dynamic partitions table … does not exist``.
+        An unstamped index is initialised again here (idempotent, and safe against a concurrent
+        first initialisation: ``_initdb`` retries on the other process's lock or tables).
+        """
+        from dagster._core.storage.event_log.sqlite import sqlite_event_log
+        from dagster._core.storage.sql import check_alembic_revision, get_alembic_config
+
+        engine, _ = self.engines.get(self.conn_string_for_shard(INDEX_SHARD_NAME))
+        with engine.connect() as conn:
+            db_revision, head_revision = check_alembic_revision(get_alembic_config(sqlite_event_log.__file__), conn)
+        if db_revision and head_revision:
+            return
+        self._initdb(engine, for_index_shard=True)
+        self.reindex_events()
+        self.reindex_assets()
 
     @contextmanager
     def _connect(self, shard: str) -> Iterator[Connection]:

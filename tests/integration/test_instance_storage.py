@@ -131,3 +131,49 @@ def test_the_written_config_survives_awkward_home_paths(tmp_path, home):
     with dg.DagsterInstance.from_config(str(path)) as instance:
         dg.materialize([numbers], instance=instance, partition_key="a", selection=[numbers])
     assert (path / "storage" / "history" / "runs.db").exists()
+
+
+# Where a first initialisation of each sqlite storage can be SIGKILLed between two separate commits:
+# before any table exists (the database file may already be there, empty), and after the tables
+# but before the alembic stamp. The kill is made by the process itself at that exact call.
+_KILL_SCRIPT = """
+import os, signal, sys
+import dagster as dg
+from dagster._core.storage.event_log.sqlite import sqlite_event_log
+from dagster._core.storage.runs.sqlite import sqlite_run_storage
+from dagster._core.storage.schedules.sqlite import sqlite_schedule_storage
+
+module = {"runs": sqlite_run_storage, "index": sqlite_event_log, "schedules": sqlite_schedule_storage}[sys.argv[2]]
+point = sys.argv[3]
+if point == "before_tables":
+    metadata = {"runs": sqlite_run_storage.RunStorageSqlMetadata,
+                "index": sqlite_event_log.SqlEventLogStorageMetadata,
+                "schedules": sqlite_schedule_storage.ScheduleStorageSqlMetadata}[sys.argv[2]]
+    metadata.create_all = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)
+else:
+    module.stamp_alembic_rev = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)
+dg.DagsterInstance.from_config(sys.argv[1])
+sys.exit(3)  # not reached: the kill point was never passed
+"""
+
+
+@pytest.mark.parametrize("point", ["before_tables", "before_stamp"])
+@pytest.mark.parametrize("database", ["runs", "index", "schedules"])
+def test_a_first_initialisation_killed_midway_is_finished_by_the_next_open(tmp_path, database, point):
+    """CI once saw `dynamic partitions table … does not exist` after a run was killed in its first second.
+
+    The stock event log storage initialises its index database only when the file is missing, so a
+    file left empty by a kill was never finished. Every point must leave a home the next process opens
+    and uses: dynamic partitions, a run, its materialisation.
+    """
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(instance_yaml(str(home)))
+    killed = subprocess.run([sys.executable, "-c", _KILL_SCRIPT, str(home), database, point],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        instance.add_dynamic_partitions("sources", ["handbook"])
+        assert instance.get_dynamic_partitions("sources") == ["handbook"]
+        assert dg.materialize([numbers], instance=instance, partition_key="a", selection=[numbers]).success
+        assert instance.get_materialized_partitions(dg.AssetKey("numbers")) == {"a"}
