@@ -18,6 +18,7 @@ from collections.abc import Generator, Sequence
 from contextlib import ExitStack, contextmanager
 from typing import IO
 
+from dagster import Field, Float, StringSource
 from dagster._core.storage.compute_log_manager import CapturedLogContext, ComputeIOType
 from dagster._core.storage.local_compute_log_manager import IO_TYPE_EXTENSION, LocalComputeLogManager
 from dagster._utils import ensure_file, touch_file
@@ -97,8 +98,24 @@ class ThreadMirrorComputeLogManager(LocalComputeLogManager):
     """``LocalComputeLogManager`` with the mirror in a thread of the step's process (see module docstring)."""
 
     @classmethod
+    def config_type(cls) -> dict:
+        """The stock fields, with ``base_dir`` optional: the stock default, ``$DAGSTER_HOME/storage``.
+
+        So deploy/dagster.yaml can name this class without a path, as it names no path for its storage.
+        """
+        return {"base_dir": Field(StringSource, is_required=False),
+                "polling_timeout": Field(Float, is_required=False)}
+
+    @classmethod
     def from_config_value(cls, inst_data, config_value) -> "ThreadMirrorComputeLogManager":
-        return cls(inst_data=inst_data, **config_value)
+        config = dict(config_value)
+        if "base_dir" not in config:
+            home = os.environ.get("DAGSTER_HOME")
+            if not home:
+                raise ValueError("ThreadMirrorComputeLogManager: set compute_logs.config.base_dir in dagster.yaml "
+                                 "or DAGSTER_HOME (its logs then go to $DAGSTER_HOME/storage, as Dagster's do)")
+            config["base_dir"] = os.path.join(home, "storage")
+        return cls(inst_data=inst_data, **config)
 
     @contextmanager
     def capture_logs(self, log_key: Sequence[str]) -> Generator[CapturedLogContext, None, None]:

@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 
 import dagster as dg
+import pytest
+import yaml
 
 from resources.instance_storage import instance_yaml
 
@@ -33,10 +35,15 @@ CAPTURING = textwrap.dedent("""
 """)
 
 
-def _home(tmp_path: Path) -> Path:
+def _home(tmp_path: Path, config: str = "cli") -> Path:
+    """A home as the CLI writes it, or as deploy/dagster.yaml sets it up (its storage swapped for sqlite)."""
     home = tmp_path / "home"
     home.mkdir()
-    (home / "dagster.yaml").write_text(instance_yaml(str(home)))
+    written = yaml.safe_load(instance_yaml(str(home)))
+    if config == "deploy":
+        deployed = yaml.safe_load((ROOT / "deploy" / "dagster.yaml").read_text())
+        written = {**deployed, "storage": written["storage"]}
+    (home / "dagster.yaml").write_text(yaml.safe_dump(written))
     return home
 
 
@@ -46,16 +53,22 @@ def _script(tmp_path: Path) -> Path:
     return script
 
 
-def test_captured_output_reaches_both_the_files_and_the_terminal_with_no_helper_process(tmp_path):
-    home = _home(tmp_path)
+@pytest.mark.parametrize("config", ["cli", "deploy"])
+def test_captured_output_reaches_both_the_files_and_the_terminal_with_no_helper_process(tmp_path, config,
+                                                                                         monkeypatch):
+    """Both the CLI's home and deploy/dagster.yaml (Postgres, daemon) capture with no helper process."""
+    home = _home(tmp_path, config)
+    monkeypatch.setenv("DAGSTER_HOME", str(home))  # as in every Dagster process; deploy's logs go under it
     proc = subprocess.run([sys.executable, str(_script(tmp_path)), str(home), "finish"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT)})
+                          capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(ROOT), "DAGSTER_HOME": str(home)})
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == ["before", "from python", "from the fd", "from a child",
                                         "children while capturing: 0", "after"]
     assert "to stderr" in proc.stderr
     manager = dg.DagsterInstance.from_config(str(home)).compute_log_manager
     assert type(manager).__name__ == "ThreadMirrorComputeLogManager"
+    assert Path(manager._base_dir) == home / "storage"  # deploy/dagster.yaml names no path: Dagster's default
     data = manager.get_log_data(["run", "step"])
     assert data.stdout.decode().splitlines() == ["from python", "from the fd", "from a child",
                                                  "children while capturing: 0"]
@@ -90,3 +103,11 @@ def test_a_closed_terminal_does_not_stop_the_capture(tmp_path):
     proc.wait(timeout=60)
     data = dg.DagsterInstance.from_config(str(home)).compute_log_manager.get_log_data(["run", "step"])
     assert data.stdout.decode().splitlines()[:3] == ["from python", "from the fd", "from a child"]
+
+
+def test_no_base_dir_and_no_dagster_home_says_what_to_set(monkeypatch):
+    from resources.compute_logs import ThreadMirrorComputeLogManager
+
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    with pytest.raises(ValueError, match="base_dir .* or DAGSTER_HOME"):
+        ThreadMirrorComputeLogManager.from_config_value(None, {})
