@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import ast
 import hashlib
-import multiprocessing
 import os
 import zlib
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from core.canonical import canonical_json, canonical_text
@@ -30,6 +28,7 @@ from core.extract.ruff_lint import to_evidence as ruff_evidence
 from core.extract.text_metrics import extract_diagnostics, extract_metrics
 from core.objects import ObjectStore
 from core.perf import paused_gc
+from core.pool import spawn_pool
 from core.readers.entries import lang_hint
 
 CHUNK_FILES = 200
@@ -136,10 +135,9 @@ def iter_extracted(store: ObjectStore, source: str, items: list[tuple[str, str]]
         for chunk in chunks:
             yield from extract_chunk(store, source, chunk)
         return
-    context = multiprocessing.get_context("spawn")  # never fork a process that holds Dagster's threads
     done = 0
     try:
-        with ProcessPoolExecutor(max_workers=min(workers, len(chunks)), mp_context=context) as pool:
+        with spawn_pool(min(workers, len(chunks))) as pool:
             futures = [pool.submit(_worker_chunk, store.lake_root, store.storage_options, source, chunk)
                        for chunk in chunks]
             for future in futures:

@@ -1,0 +1,38 @@
+"""Spawn process pools whose workers exit when the process that made them dies.
+
+A ``ProcessPoolExecutor`` worker waits on its call queue, and with spawn it holds that queue's
+write end itself, so it never sees EOF: when its parent is SIGKILLed (OOM killer, a killed
+run or parallel CLI worker) it waits for ever, holding the parent's stdout and memory.
+Each worker here starts a daemon thread that exits the process once its parent is gone.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+
+PARENT_POLL_S = 0.2  # how soon an orphaned worker exits
+
+
+def _exit_when_orphaned(parent: int) -> None:
+    while os.getppid() == parent:  # a new parent (init or a subreaper) means ours died
+        time.sleep(PARENT_POLL_S)
+    os._exit(1)
+
+
+def _start_parent_watch(parent: int, initializer: Callable | None, initargs: tuple) -> None:
+    if os.getppid() != parent:  # the parent died while this worker started
+        os._exit(1)
+    threading.Thread(target=_exit_when_orphaned, args=(parent,), name="parent-watch", daemon=True).start()
+    if initializer is not None:
+        initializer(*initargs)
+
+
+def spawn_pool(workers: int, initializer: Callable | None = None, initargs: tuple = ()) -> ProcessPoolExecutor:
+    """A spawn pool (never fork a process holding Dagster's threads) of workers that die with this process."""
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_start_parent_watch, initargs=(os.getpid(), initializer, initargs))
