@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import ast
 import hashlib
-import os
 import zlib
 from collections.abc import Iterator
 from concurrent.futures.process import BrokenProcessPool
@@ -28,7 +27,7 @@ from core.extract.ruff_lint import to_evidence as ruff_evidence
 from core.extract.text_metrics import extract_diagnostics, extract_metrics
 from core.objects import ObjectStore
 from core.perf import paused_gc
-from core.pool import spawn_pool
+from core.pool import spawn_pool, workers_setting
 from core.readers.entries import lang_hint
 
 CHUNK_FILES = 200
@@ -113,16 +112,6 @@ def _worker_chunk(lake_root: str, storage_options: dict | None, source: str,
                   items: list[tuple[str, str]]) -> list[tuple[str, list, list]]:
     with paused_gc():  # as in build_evidence: ASTs are many small objects, and gc passes over them cost 2x
         return extract_chunk(ObjectStore(lake_root, storage_options), source, items)
-
-
-def workers_setting() -> int:
-    raw = os.environ.get("EVIDENCE_LAKE_WORKERS", "").strip()
-    if not raw:
-        return os.cpu_count() or 1
-    value = int(raw) if raw.isdigit() else 0
-    if value < 1:
-        raise ValueError(f"EVIDENCE_LAKE_WORKERS={raw!r}: use a whole number of processes (1 turns the pool off)")
-    return value
 
 
 def iter_extracted(store: ObjectStore, source: str, items: list[tuple[str, str]], workers: int | None = None,

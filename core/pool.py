@@ -18,6 +18,17 @@ from concurrent.futures import ProcessPoolExecutor
 PARENT_POLL_S = 0.2  # how soon an orphaned worker exits
 
 
+def workers_setting() -> int:
+    """``EVIDENCE_LAKE_WORKERS`` (default: the machine's cores; 1 turns every pool off)."""
+    raw = os.environ.get("EVIDENCE_LAKE_WORKERS", "").strip()
+    if not raw:
+        return os.cpu_count() or 1
+    value = int(raw) if raw.isdigit() else 0
+    if value < 1:
+        raise ValueError(f"EVIDENCE_LAKE_WORKERS={raw!r}: use a whole number of processes (1 turns the pool off)")
+    return value
+
+
 def _exit_when_orphaned(parent: int) -> None:
     while os.getppid() == parent:  # a new parent (init or a subreaper) means ours died
         time.sleep(PARENT_POLL_S)
