@@ -9,6 +9,7 @@ row-wise canonical rows but costs one serialiser call per column instead of per 
 from __future__ import annotations
 
 import hashlib
+import weakref
 from collections.abc import Iterable, Sequence
 
 import polars as pl
@@ -71,8 +72,35 @@ def _constant_item(column: pl.Series, finite: bool) -> bytes | None:
     return canonical_json(to_jsonable(column.slice(0, 1)), known_finite=finite)[1:-1]
 
 
+# Digests of frames hashed in this process, by frame identity: a step that hashes its output (the index
+# manifest) and the writer that stores it hash the same object once. An entry holds a weak reference to
+# its frame, checked on every hit, and leaves when the frame dies, so a reused id never matches.
+_memo: dict[int, tuple[weakref.ref, tuple, str]] = {}
+
+
 def content_hash(df: pl.DataFrame, key: Sequence[str], volatile: Iterable[str] = ()) -> str:
-    """sha256 hex over the canonical form of ``df`` (see module docstring)."""
+    """sha256 hex over the canonical form of ``df`` (see module docstring); once per frame object.
+
+    The memo is keyed by the frame object and checked against the key, volatile columns, height
+    and schema, so any frame our code builds anew (polars operations return new frames) is hashed.
+    """
+    volatile = tuple(volatile)
+    signature = (tuple(key), volatile, df.height, tuple(df.schema.items()))
+    entry = _memo.get(id(df))
+    if entry is not None and entry[0]() is df and entry[1] == signature:
+        return entry[2]
+    digest = _content_hash(df, key, volatile)
+    ident = id(df)
+
+    def forget(ref: weakref.ref) -> None:
+        if _memo.get(ident, (None,))[0] is ref:
+            del _memo[ident]
+
+    _memo[ident] = (weakref.ref(df, forget), signature, digest)
+    return digest
+
+
+def _content_hash(df: pl.DataFrame, key: Sequence[str], volatile: Iterable[str]) -> str:
     frame = sorted_for_hash(df, key, volatile)
     digest = hashlib.sha256()
     header = {"columns": frame.columns, "dtypes": [str(t) for t in frame.dtypes], "rows": frame.height}

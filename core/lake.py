@@ -161,8 +161,11 @@ def write_partitions(
     (tests force races with it).
     """
     partitions = tuple(sorted(set(partitions)))
+    given = df
     df = check_frame(df, contract, partitions)
-    digest = content_hash(df, contract.key, contract.volatile)
+    # the frame as given: same columns and values as the conformed one (the hash orders columns by name),
+    # and the object a step may have hashed already (core.content_hash keeps that digest)
+    digest = content_hash(given, contract.key, contract.volatile)
     uri = table_uri(root, contract)
     token = uuid.uuid4().hex
     metadata = {

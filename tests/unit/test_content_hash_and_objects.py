@@ -137,3 +137,26 @@ def test_constant_columns_hash_as_the_row_by_row_serialisation_does(monkeypatch)
     monkeypatch.setattr(ch, "_constant_item", lambda column, finite: None)
     assert fast == ch.content_hash(frame, ["id"])
     assert fast != ch.content_hash(frame.with_columns(pl.lit(4).alias("version")), ["id"])
+
+
+def test_a_frame_object_is_hashed_once_and_any_change_of_it_is_hashed_again(monkeypatch):
+    """The index manifest and the writer hash the same output frame: the second time costs nothing."""
+    import gc
+
+    import core.content_hash as ch
+
+    calls = []
+    real = ch._content_hash
+    monkeypatch.setattr(ch, "_content_hash", lambda *a: calls.append(1) or real(*a))
+    df = pl.DataFrame({"k": [2, 1, 3], "v": ["b", "a", "c"], "t": [9, 9, 9]})
+    first = content_hash(df, ["k"], ["t"])
+    assert content_hash(df, ("k",), iter(["t"])) == first and len(calls) == 1  # same key, volatile as any iterable
+    twin = pl.DataFrame({"k": [1, 2, 3], "v": ["a", "b", "c"], "t": [0, 0, 0]})
+    assert content_hash(twin, ["k"], ["t"]) == first and len(calls) == 2  # equal rows, another object: hashed
+    assert content_hash(df, ["k"]) != first and len(calls) == 3  # other volatile columns: hashed again
+    df.columns = ["k", "w", "t"]  # an in-place rename changes the schema the memo checks
+    assert content_hash(df, ["k"], ["t"]) != first and len(calls) == 4
+    ident = id(df)
+    del df
+    gc.collect()
+    assert ident not in ch._memo  # a dead frame's entry goes: a new frame at the same address is hashed
