@@ -39,6 +39,21 @@ def _default(obj: Any) -> Any:
     raise TypeError(f"type {type(obj).__name__} is not JSON; convert it first")
 
 
+def _any_non_finite(obj: Any) -> bool:
+    """Whether ``obj`` holds a NaN/Inf float anywhere: the common answer, no, without building paths."""
+    stack = [obj]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, float):
+            if not math.isfinite(node):
+                return True
+        elif isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, (list, tuple)):
+            stack.extend(node)
+    return False
+
+
 def _find_non_finite(obj: Any, path: str = "$") -> str | None:
     """Return the JSON path of the first NaN/Inf float in ``obj``, or None."""
     if isinstance(obj, float):
@@ -69,7 +84,7 @@ def canonical_json(obj: Any, *, known_finite: bool = False) -> bytes:
         out = orjson.dumps(obj, default=_default, option=_OPTS)
     except (TypeError, orjson.JSONEncodeError) as exc:
         raise CanonicalJSONError(f"not canonicalisable: {exc}") from exc
-    if not known_finite and b"null" in out:
+    if not known_finite and b"null" in out and _any_non_finite(obj):
         where = _find_non_finite(obj)
         if where:
             raise CanonicalJSONError(f"NaN/Infinity at {where} cannot be written as canonical JSON")

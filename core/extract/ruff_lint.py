@@ -135,9 +135,13 @@ def lint(files: list[tuple[str, bytes]]) -> LintResult:
 def _collect(result: LintResult, root: Path, findings: list[dict], batch: list[str]) -> None:
     for path in batch:
         result.findings.setdefault(path, [])
+    paths: dict[str, str] = {}  # ruff's file name -> snapshot path: one resolve() per file, not per finding
     for f in findings:
-        name = Path(f["filename"])
-        path = (name if name.is_absolute() else root / name).resolve().relative_to(root).as_posix()
+        path = paths.get(f["filename"])
+        if path is None:
+            name = Path(f["filename"])
+            path = paths[f["filename"]] = (name if name.is_absolute() else root / name).resolve().relative_to(
+                root).as_posix()
         if f.get("code") not in SKIPPED_CODES:  # only what to_evidence reads: fix edits can be large
             fix = {"applicability": (f.get("fix") or {}).get("applicability")} if f.get("fix") else None
             result.findings.setdefault(path, []).append({
