@@ -338,10 +338,17 @@ def _run_partitions(plan: list[tuple[str, dt.date]], kinds: dict[str, str], labe
     return sorted(outcomes, key=lambda o: (o.source, o.day))
 
 
-def _worker_loop(conn) -> None:
-    """A worker process: run each (source, day, run_id) it is sent, answer with the outcome."""
+def _worker_loop(conn, parent: int) -> None:
+    """A worker process: run each (source, day, run_id) it is sent, answer with the outcome.
+
+    It exits as soon as its parent dies (SIGKILL, OOM): nobody would read its outcome, and
+    its run, left STARTED, is marked failed by the next `evidence-lake` command of this host.
+    """
     import signal
 
+    from core.pool import exit_with_parent
+
+    exit_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides; Ctrl-C there stops the pool
     instance = None
     while True:
@@ -377,7 +384,7 @@ def _run_in_workers(instance, todo: list[tuple[str, dt.date]], workers: int, don
 
     def start() -> None:
         parent, child = ctx.Pipe()
-        proc = ctx.Process(target=_worker_loop, args=(child,), daemon=True)
+        proc = ctx.Process(target=_worker_loop, args=(child, os.getpid()), daemon=True)
         proc.start()
         child.close()
         idle.append((parent, proc))

@@ -35,10 +35,15 @@ def _exit_when_orphaned(parent: int) -> None:
     os._exit(1)
 
 
-def _start_parent_watch(parent: int, initializer: Callable | None, initargs: tuple) -> None:
+def exit_with_parent(parent: int) -> None:
+    """Exit this process (at once, no cleanup) as soon as ``parent`` is no longer its parent."""
     if os.getppid() != parent:  # the parent died while this worker started
         os._exit(1)
     threading.Thread(target=_exit_when_orphaned, args=(parent,), name="parent-watch", daemon=True).start()
+
+
+def _start_parent_watch(parent: int, initializer: Callable | None, initargs: tuple) -> None:
+    exit_with_parent(parent)
     if initializer is not None:
         initializer(*initargs)
 

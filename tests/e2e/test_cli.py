@@ -371,6 +371,72 @@ def test_a_killed_run_does_not_stay_started(env):
     assert not instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]))
 
 
+def test_a_killed_parallel_backfill_leaves_no_worker_running_and_the_next_backfill_cleans_up(env):
+    """SIGKILL of `backfill --parallel 2` (OOM killer, kill -9): its workers exit, they do not run on alone.
+
+    Both workers are frozen (SIGSTOP) inside their runs, the parent is killed, then they are let go:
+    each must exit before its run can finish, and the next backfill marks both runs failed.
+    """
+    import signal
+    import time
+
+    import dagster as dg
+
+    days = ["backfill", "--source", "repo", "--from", "2024-03-01", "--to", "2024-03-04"]
+    proc = subprocess.Popen([str(BIN / "evidence-lake"), *days, "--parallel", "2"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    instance = dg.DagsterInstance.from_config(env["DAGSTER_HOME"])
+
+    def started() -> list[str]:
+        return [r.run_id for r in instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]))]
+
+    deadline = time.monotonic() + 120
+    frozen: list[str] = []
+    workers: list[int] = []
+    while not frozen and time.monotonic() < deadline and proc.poll() is None:
+        workers = _spawned_children(proc.pid)
+        if len(workers) == 2 and len(started()) == 2:
+            for pid in workers:
+                os.kill(pid, signal.SIGSTOP)
+            frozen = started()  # nothing moves now: these two runs are the workers' own
+            if len(frozen) != 2:
+                frozen = []
+                for pid in workers:
+                    os.kill(pid, signal.SIGCONT)
+        time.sleep(0.05)
+    assert len(frozen) == 2, "the two workers were never inside a run at the same time"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    time.sleep(0.5)  # longer than the workers' parent poll: they see the death as soon as they run again
+    for pid in workers:
+        os.kill(pid, signal.SIGCONT)
+    proc.communicate(timeout=60)  # returns once nothing holds its output: no worker kept it
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(Path(f"/proc/{pid}").exists() for pid in workers), f"workers {workers} outlived their parent"
+    assert sorted(started()) == sorted(frozen), "a worker went on with its run after its parent died"
+    rerun = run([str(BIN / "evidence-lake"), *days], env)
+    assert "marked 2 orphaned run(s) failed" in rerun.stderr and "Traceback" not in rerun.stdout + rerun.stderr
+    assert {instance.get_run_by_id(r).status for r in frozen} == {dg.DagsterRunStatus.FAILURE}
+
+
+def _spawned_children(pid: int) -> list[int]:
+    """Child processes of ``pid`` that are multiprocessing spawn workers (not the resource tracker)."""
+    found = []
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except FileNotFoundError:
+        return found
+    for child in children:
+        try:
+            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                found.append(int(child))
+        except FileNotFoundError:
+            continue
+    return found
+
+
 def test_a_truncated_delta_log_names_the_table_and_file_and_the_rest_stays_readable(env):
     """Issue 16 case 11: one damaged commit file; no Rust backtrace, every other table still answers."""
     run([str(BIN / "evidence-lake"), "run", "--source", "docs"], env)
