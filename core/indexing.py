@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+import numpy as np
 import orjson
 import polars as pl
 
@@ -205,8 +206,12 @@ def with_symbol_ids(symbols: pl.DataFrame, source: str) -> pl.DataFrame:
     re-derives it from the stored rows with this same function.
     """
     ordered = symbols.sort("qualified_name", "path", "line", "evidence_id")
-    n = pl.int_range(1, pl.len() + 1).over("qualified_name")
-    suffix = pl.when(n > 1).then(pl.lit("#") + n.cast(pl.Utf8)).otherwise(pl.lit(""))
+    # rows of one name are one run after the sort: number each row from its run's first row (a window
+    # expression over the name did the same in 2-3x the time)
+    run = ordered["qualified_name"].rle_id().to_numpy()
+    first = np.flatnonzero(np.diff(run, prepend=-1)) if run.size else np.zeros(0, dtype=np.int64)
+    n = pl.Series(np.arange(run.size, dtype=np.int64) - first[run] + 1)
+    suffix = pl.when(pl.lit(n) > 1).then(pl.lit("#") + pl.lit(n).cast(pl.Utf8)).otherwise(pl.lit(""))
     return ordered.with_columns((pl.lit(f"@{source}/") + pl.col("qualified_name") + suffix).alias("symbol_id"))
 
 
