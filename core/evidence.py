@@ -18,13 +18,19 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from core.canonical import canonical_json, canonical_text
+from core.canonical import canonical_json
 from core.contracts import EVIDENCE_RECORDS, EVIDENCE_REJECTS
 from core.extract.base import EXTRACTOR_VERSIONS
 from core.extract.ruff_lint import EXTRACTOR as RUFF
 from core.extract.ruff_lint import find_ruff
 from core.extract.streams import DEFAULT_MAX_LINE_BYTES, LineReject, StreamRecord, excerpt, iter_lines
-from core.file_extraction import FILE_RECORD_COLUMNS, evidence_id, extract_file, iter_extracted  # noqa: F401 (re-exported)
+from core.file_extraction import (  # noqa: F401 (re-exported)
+    FILE_RECORD_COLUMNS,
+    evidence_id,
+    extract_file,
+    iter_extracted,
+    line_evidence_ids,
+)
 from core.objects import ObjectStore
 from core.perf import paused_gc
 from core.readers.entries import lang_hint
@@ -80,17 +86,18 @@ class _Builder:
         locators, objects, payloads, digests, crcs = (r["locator"], r["object"], r["payload"], r["payload_sha256"],
                                                       r["payload_crc32"])
         extractors, versions, times = r["extractor"], r["extractor_version"], r["event_time"]
+        ident = line_evidence_ids(source, path, version)
         for sr in records:
             payload = sr.payload
             digest = sha256(payload).hexdigest()
-            locator = {"line_offset": sr.line_offset}
-            ids.append(evidence_id(source, path, sr.kind, locator, digest, version))
+            eid, locator = ident(sr.kind, sr.line_offset, digest)
+            ids.append(eid)
             kinds.append(sr.kind)
             paths.append(path)
             starts.append(sr.line_offset)
             ends.append(sr.line_offset + 1)
             offsets.append(sr.line_offset)
-            locators.append(canonical_text(locator))
+            locators.append(locator)
             objects.append(obj)
             payloads.append(payload.decode("utf-8"))
             digests.append(digest)

@@ -2,7 +2,9 @@
 
 import json
 
+import hypothesis
 import pytest
+from hypothesis import strategies as st
 
 from core.extract.streams import process_lines
 
@@ -77,3 +79,19 @@ def test_byte_ranges_point_into_the_slice():
     data = b"".join(lines)
     _, (reject,) = process_lines(data, [0, 1, 2], "ts")
     assert data[reject.byte_start:reject.byte_end] == b"oops\n"
+
+
+@hypothesis.settings(max_examples=300, deadline=None)
+@hypothesis.given(source=st.text(min_size=1), path=st.text(min_size=1), kind=st.text(min_size=1),
+                  version=st.text(min_size=1), offset=st.integers(min_value=0, max_value=2**62),
+                  digest=st.text(alphabet="0123456789abcdef", min_size=64, max_size=64))
+def test_line_ids_from_templates_are_the_canonical_ones(source, path, kind, version, offset, digest):
+    """The per-file templates give evidence_id()'s and canonical_text()'s bytes, whatever the names hold
+    (quotes, backslashes, control characters, non-BMP text)."""
+    from core.canonical import canonical_text
+    from core.file_extraction import evidence_id, line_evidence_ids
+
+    ident = line_evidence_ids(source, path, version)
+    locator = {"line_offset": offset}
+    assert ident(kind, offset, digest) == (evidence_id(source, path, kind, locator, digest, version),
+                                          canonical_text(locator))
