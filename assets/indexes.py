@@ -2,28 +2,83 @@
 
 import dagster as dg
 import polars as pl
+from dagster._core.definitions.data_version import CODE_VERSION_TAG
 
 from assets.context import current_partition
-from assets.partitions import lake_partitions
-from core.contracts import EVIDENCE_RECORDS, INDEX_MANIFEST, INDEX_TABLES
-from core.indexing import build_indexes
+from assets.partitions import lake_partitions, partition_key
+from core.content_hash import content_hash
+from core.contracts import (
+    EVIDENCE_RECORDS,
+    INDEX_DOCUMENTS,
+    INDEX_MANIFEST,
+    INDEX_SECTIONS,
+    INDEX_SYMBOLS,
+    INDEX_TABLES,
+    INDEX_TERMS,
+)
+from core.indexing import INDEX_BUILDER_VERSION, PriorIndex, build_indexes
+from core.lake import list_partitions
+from resources.lake import LakeResource
 
-OUTS = {c.name: dg.AssetOut(key=c.asset_key, description=c.description, kinds={"polars", "deltalake"})
+# the code version says which builder made a partition's rows; rows are reused only from the same one
+OUTS = {c.name: dg.AssetOut(key=c.asset_key, description=c.description, kinds={"polars", "deltalake"},
+                            code_version=INDEX_BUILDER_VERSION)
         for c in (*INDEX_TABLES, INDEX_MANIFEST)}
+
+
+REUSED_TABLES = (INDEX_DOCUMENTS, INDEX_TERMS, INDEX_SECTIONS, INDEX_SYMBOLS)  # the order of PriorIndex's fields
+
+
+def prior_index(instance: dg.DagsterInstance, lake: LakeResource, source: str, day) -> tuple[PriorIndex | None, str]:
+    """The index of this partition (a rerun) or else of the source's latest earlier day, for reuse, and why (not).
+
+    Only an index whose four tables one run wrote, with this builder version (the materialisation's
+    code version), and whose stored rows are still exactly what that run wrote (its recorded content
+    hash) is reused.
+    """
+    days = [d for s, d in list_partitions(lake.root_uri, INDEX_DOCUMENTS, lake.storage_options) if s == source]
+    candidates = [d for d in days if d == day] or [d for d in days if d < day][-1:]
+    if not candidates:
+        return None, "no earlier index of this source"
+    part = (source, candidates[0])
+    key = str(partition_key(*part))
+    frames = []
+    runs = set()
+    for contract in REUSED_TABLES:
+        found = instance.fetch_materializations(dg.AssetRecordsFilter(
+            asset_key=dg.AssetKey(contract.asset_key), asset_partitions=[key]), limit=1).records
+        if not found:
+            return None, f"{contract.table_id} {key} has no materialisation in this Dagster instance"
+        runs.add(found[0].run_id)
+        if len(runs) > 1:  # a run killed between two index writes: the tables describe different evidence
+            return None, f"the index tables of {key} were written by different runs"
+        mat = found[0].asset_materialization
+        version = (mat.tags or {}).get(CODE_VERSION_TAG)
+        if version != INDEX_BUILDER_VERSION:
+            return None, f"{key} was built by index builder {version}, this is {INDEX_BUILDER_VERSION}"
+        frame = lake.read(contract, [part])
+        recorded = mat.metadata.get("content_hash")
+        stored = lake.known_hash(contract, part) or content_hash(frame, contract.key, contract.volatile)
+        if recorded is None or recorded.value != stored:
+            return None, f"{contract.table_id} {key} changed since its run wrote it"
+        frames.append(frame)
+    return PriorIndex(*frames), f"rows of unchanged records copied from {key}"
 
 
 @dg.multi_asset(outs=OUTS, ins={"records": dg.AssetIn(key=EVIDENCE_RECORDS.asset_key)},
                 partitions_def=lake_partitions, group_name="index")
-def indexes(context: dg.AssetExecutionContext, records: pl.DataFrame):
-    """Rebuildable search and lookup indexes over the partition's evidence."""
+def indexes(context: dg.AssetExecutionContext, records: pl.DataFrame, lake: LakeResource):
+    """Rebuildable search and lookup indexes over the partition's evidence (unchanged records' rows reused)."""
     source, day = current_partition(context)
-    built = build_indexes(records, source, day)
+    prior, why = prior_index(context.instance, lake, source, day)
+    built = build_indexes(records, source, day, prior)
     rows = dict(zip(built.manifest["index_name"].to_list(), built.manifest["rows"].to_list(), strict=True))
-    context.log.info(f"indexed {records.height} evidence records: {rows}")
+    context.log.info(f"indexed {records.height} evidence records: {rows}; {built.reused} documents reused ({why})")
     for contract in INDEX_TABLES:
         manifest_row = built.manifest.filter(pl.col("index_name") == contract.table_id).row(0, named=True)
         yield dg.Output(built.tables[contract.table_id], output_name=contract.name,
-                        metadata={"index_hash": manifest_row["index_hash"]})
+                        metadata={"index_hash": manifest_row["index_hash"], "reused_documents": built.reused,
+                                  "reuse": why})
     yield dg.Output(built.manifest, output_name=INDEX_MANIFEST.name, metadata={
         "evidence_hash": built.manifest["evidence_hash"][0] if built.manifest.height else "",
         "rows": dg.MetadataValue.json(rows),

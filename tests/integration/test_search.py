@@ -227,6 +227,44 @@ def test_the_index_is_the_same_whatever_the_tokenising_chunk(stdlib_evidence, st
         assert again.manifest["index_hash"].to_list() == built.manifest["index_hash"].to_list(), chunk
 
 
+def test_an_index_built_on_a_prior_one_equals_a_full_build(stdlib_evidence, tmp_path):
+    """Unchanged records' rows are copied from the prior index; the tables equal a full build, row for row.
+
+    Day 1 lacks some records (new on day 2), day 2 lacks others (deleted), and some records keep
+    their id but move (another start line; a section with another end line): those are rebuilt.
+    """
+    from core.indexing import PriorIndex, reusable_ids
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for i in range(12):
+        (docs / f"guide{i}.md").write_text(f"# Guide {i}\n\nIntro {i}.\n\n## Setup\n\nRun step {i}.\n\n"
+                                           f"## Usage {i}\n\nCall it twice.\n")
+    store = ObjectStore(str(tmp_path / "lake"))
+    snap = take_snapshot(SourceConfig("std", "tree", docs), DAY, store, today=DAY)
+    pages = build_evidence("std", "tree", DAY, snap.files, store, "ts", dt.datetime.now(dt.UTC)).records
+    records = pl.concat([stdlib_evidence, pages]).with_row_index("i")
+    assert records.filter(pl.col("kind") == "section").height >= 36
+    day1 = records.filter(pl.col("i") % 13 != 0)
+    moved = (pl.col("i") % 17 == 0) & pl.col("kind").is_in(["symbol", "section", "diagnostic"])
+    grown = (pl.col("i") % 19 == 0) & (pl.col("kind") == "section")
+    day2 = records.filter(pl.col("i") % 11 != 0).with_columns(
+        pl.when(moved).then(pl.col("line_start") + 1).otherwise(pl.col("line_start")).alias("line_start"),
+        pl.when(grown).then(pl.col("line_end") + 2).otherwise(pl.col("line_end")).alias("line_end"))
+    day1, day2 = day1.drop("i"), day2.drop("i")
+    first = build_indexes(day1, "std", DAY - dt.timedelta(days=1))
+    prior = PriorIndex(*(first.tables[t] for t in ("index/documents", "index/terms", "index/sections",
+                                                   "index/symbols")))
+    searchable = day2.filter(pl.col("evidence_id").is_in(first.tables["index/documents"]["evidence_id"].implode()))
+    reused = reusable_ids(searchable.select("evidence_id", "kind", "path", "line_start"), day2, prior)
+    assert 0 < reused.len() < first.tables["index/documents"].height  # most copied, the moved ones not
+    full = build_indexes(day2, "std", DAY)
+    again = build_indexes(day2, "std", DAY, prior)
+    for table, frame in full.tables.items():
+        assert again.tables[table].equals(frame), table
+    assert again.manifest.equals(full.manifest)
+
+
 def _reference_bm25(built, query: str, k: int = 10, k1: float = 1.2, b: float = 0.75) -> list[tuple[str, float]]:
     """BM25 written out plainly over the index rows: the yardstick for the vectorised search."""
     import math
