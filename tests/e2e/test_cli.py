@@ -382,7 +382,7 @@ def test_a_killed_parallel_backfill_leaves_no_worker_running_and_the_next_backfi
 
     import dagster as dg
 
-    days = ["backfill", "--source", "repo", "--from", "2024-03-01", "--to", "2024-03-04"]
+    days = ["backfill", "--source", "repo", "--from", "2024-03-01", "--to", "2024-03-02"]
     proc = subprocess.Popen([str(BIN / "evidence-lake"), *days, "--parallel", "2"], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     instance = dg.DagsterInstance.from_config(env["DAGSTER_HOME"])
