@@ -7,7 +7,7 @@ from assets.context import current_partition, md_table, utc_now
 from assets.partitions import lake_partitions
 from core.contracts import EVIDENCE_RECORDS, EVIDENCE_REJECTS, SNAPSHOT_FILES
 from core.evidence import build_evidence
-from core.lake import list_partitions
+from core.lake import reuse_day
 from resources.lake import LakeResource
 from resources.sources import SourcesResource
 
@@ -17,11 +17,10 @@ def prior_records(lake: LakeResource, source: str, day) -> pl.DataFrame | None:
 
     The partition itself when it was materialised before, else the latest earlier day.
     """
-    days = [d for s, d in list_partitions(lake.root_uri, EVIDENCE_RECORDS, lake.storage_options) if s == source]
-    candidates = [d for d in days if d == day] or [d for d in days if d < day][-1:]
-    if not candidates:
+    prior_day = reuse_day(lake.root_uri, EVIDENCE_RECORDS, source, day, lake.storage_options)
+    if prior_day is None:
         return None
-    prior = lake.read(EVIDENCE_RECORDS, [(source, candidates[0])])
+    prior = lake.read(EVIDENCE_RECORDS, [(source, prior_day)])
     return prior.filter(pl.col("extractor") != "jsonl_stream")
 
 

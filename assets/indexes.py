@@ -17,7 +17,7 @@ from core.contracts import (
     INDEX_TERMS,
 )
 from core.indexing import INDEX_BUILDER_VERSION, PriorIndex, build_indexes
-from core.lake import list_partitions
+from core.lake import reuse_day
 from resources.lake import LakeResource
 
 # the code version says which builder made a partition's rows; rows are reused only from the same one
@@ -36,11 +36,10 @@ def prior_index(instance: dg.DagsterInstance, lake: LakeResource, source: str, d
     code version), and whose stored rows are still exactly what that run wrote (its recorded content
     hash) is reused.
     """
-    days = [d for s, d in list_partitions(lake.root_uri, INDEX_DOCUMENTS, lake.storage_options) if s == source]
-    candidates = [d for d in days if d == day] or [d for d in days if d < day][-1:]
-    if not candidates:
+    prior_day = reuse_day(lake.root_uri, INDEX_DOCUMENTS, source, day, lake.storage_options)
+    if prior_day is None:
         return None, "no earlier index of this source"
-    part = (source, candidates[0])
+    part = (source, prior_day)
     key = str(partition_key(*part))
     frames = []
     runs = set()

@@ -429,3 +429,11 @@ def list_partitions(root: str, contract: TableContract, storage_options: dict[st
         return []
     pairs = actions.select(pl.col("partition.source").alias("s"), pl.col("partition.day").cast(pl.Utf8).alias("d"))
     return sorted({(s, dt.date.fromisoformat(d)) for s, d in pairs.unique().iter_rows()})
+
+
+def reuse_day(root: str, contract: TableContract, source: str, day: dt.date,
+              storage_options: dict[str, str] | None = None) -> dt.date | None:
+    """The day whose stored rows a (source, day) build may reuse: that day itself when it holds data
+    (a rerun), else the source's latest earlier day with data; None when there is neither."""
+    days = [d for s, d in list_partitions(root, contract, storage_options) if s == source and d <= day]
+    return days[-1] if days else None
