@@ -41,22 +41,22 @@ def prior_index(instance: dg.DagsterInstance, lake: LakeResource, source: str, d
         return None, "no earlier index of this source"
     part = (source, prior_day)
     key = str(partition_key(*part))
-    frames = []
-    runs = set()
-    for contract in REUSED_TABLES:
+    records = []
+    for contract in REUSED_TABLES:  # the instance's records first: cheap, and a refusal reads no table
         found = instance.fetch_materializations(dg.AssetRecordsFilter(
             asset_key=dg.AssetKey(contract.asset_key), asset_partitions=[key]), limit=1).records
         if not found:
             return None, f"{contract.table_id} {key} has no materialisation in this Dagster instance"
-        runs.add(found[0].run_id)
-        if len(runs) > 1:  # a run killed between two index writes: the tables describe different evidence
-            return None, f"the index tables of {key} were written by different runs"
-        mat = found[0].asset_materialization
-        version = (mat.tags or {}).get(CODE_VERSION_TAG)
-        if version != INDEX_BUILDER_VERSION:
-            return None, f"{key} was built by index builder {version}, this is {INDEX_BUILDER_VERSION}"
+        records.append(found[0])
+    if len({r.run_id for r in records}) > 1:  # a run killed between two index writes: mixed evidence
+        return None, f"the index tables of {key} were written by different runs"
+    versions = sorted({str((r.asset_materialization.tags or {}).get(CODE_VERSION_TAG)) for r in records})
+    if versions != [INDEX_BUILDER_VERSION]:
+        return None, f"{key} was built by index builder {', '.join(versions)}, this is {INDEX_BUILDER_VERSION}"
+    frames = []
+    for contract, record in zip(REUSED_TABLES, records, strict=True):
         frame = lake.read(contract, [part])
-        recorded = mat.metadata.get("content_hash")
+        recorded = record.asset_materialization.metadata.get("content_hash")
         stored = lake.known_hash(contract, part) or content_hash(frame, contract.key, contract.volatile)
         if recorded is None or recorded.value != stored:
             return None, f"{contract.table_id} {key} changed since its run wrote it"

@@ -152,8 +152,8 @@ def _build(records: pl.DataFrame, source: str, day: dt.date, prior: PriorIndex |
     rows = records.filter(pl.col("kind").is_in(SEARCHABLE_KINDS)
                           & ~pl.col("extractor").is_in(NOT_SEARCHED_EXTRACTORS)).select(
         "evidence_id", "kind", "path", "line_start", "payload").sort("evidence_id")
-    reused = reusable_ids(rows, records, prior) if prior is not None else None
-    if reused is not None and reused.len():
+    reused = reusable_ids(rows, records, prior) if prior is not None else pl.Series("evidence_id", [], pl.Utf8)
+    if reused.len():
         rows = rows.filter(~pl.col("evidence_id").is_in(reused.implode()))
     texts: list[str] = []  # the documents not yet tokenised
     counted: list[pl.DataFrame] = []  # (term, doc, tf) of each tokenised chunk; doc = row number in docs
@@ -210,7 +210,7 @@ def _build(records: pl.DataFrame, source: str, day: dt.date, prior: PriorIndex |
         INDEX_TERMS.table_id: INDEX_TERMS.frame(postings, source, day),
         INDEX_SECTIONS.table_id: INDEX_SECTIONS.frame(sections, source, day),
     }
-    if reused is not None and reused.len():
+    if reused.len():
         # copied rows joined with the rebuilt ones, in the order a full build gives: evidence id order,
         # postings by term then evidence id (a full build numbers documents in evidence id order)
         copied = pl.col("evidence_id").is_in(reused.implode())
@@ -226,7 +226,7 @@ def _build(records: pl.DataFrame, source: str, day: dt.date, prior: PriorIndex |
     terms_df = tables[INDEX_TERMS.table_id]
     stats = terms_df.group_by("term").agg(pl.len().cast(pl.Int64).alias("df")).sort("term")
     tables[INDEX_TERM_STATS.table_id] = INDEX_TERM_STATS.frame(stats, source, day)
-    return IndexBuild(tables, manifest(tables, records, source, day), reused.len() if reused is not None else 0)
+    return IndexBuild(tables, manifest(tables, records, source, day), reused.len())
 
 
 _SYMBOL_COLUMNS = ("qualified_name", "name", "kind", "path", "line", "line_end", "signature", "doc", "evidence_id")
