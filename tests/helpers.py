@@ -174,3 +174,19 @@ def pipe_holders(stream) -> list[str]:
         except OSError:
             continue
     return found
+
+
+def spawned_children(pid: int) -> list[int]:
+    """Child processes of ``pid`` that are multiprocessing spawn workers (not the resource tracker)."""
+    found = []
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except FileNotFoundError:
+        return found
+    for child in children:
+        try:
+            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                found.append(int(child))
+        except FileNotFoundError:
+            continue
+    return found

@@ -15,7 +15,7 @@ from core.contracts import EVIDENCE_RECORDS, SNAPSHOT_FILES, SNAPSHOTS
 from core.corpus import generate, write_corpus
 from core.lake import read_partitions
 from resources.instance_storage import instance_yaml
-from tests.helpers import check_count, commit_files, init_repo, utc_today, write_sources
+from tests.helpers import check_count, commit_files, init_repo, spawned_children, utc_today, write_sources
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -394,7 +394,7 @@ def test_a_killed_parallel_backfill_leaves_no_worker_running_and_the_next_backfi
     frozen: list[str] = []
     workers: list[int] = []
     while not frozen and time.monotonic() < deadline and proc.poll() is None:
-        workers = _spawned_children(proc.pid)
+        workers = spawned_children(proc.pid)
         if len(workers) == 2 and len(started()) == 2:
             for pid in workers:
                 os.kill(pid, signal.SIGSTOP)
@@ -419,22 +419,6 @@ def test_a_killed_parallel_backfill_leaves_no_worker_running_and_the_next_backfi
     rerun = run([str(BIN / "evidence-lake"), *days], env)
     assert "marked 2 orphaned run(s) failed" in rerun.stderr and "Traceback" not in rerun.stdout + rerun.stderr
     assert {instance.get_run_by_id(r).status for r in frozen} == {dg.DagsterRunStatus.FAILURE}
-
-
-def _spawned_children(pid: int) -> list[int]:
-    """Child processes of ``pid`` that are multiprocessing spawn workers (not the resource tracker)."""
-    found = []
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except FileNotFoundError:
-        return found
-    for child in children:
-        try:
-            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
-                found.append(int(child))
-        except FileNotFoundError:
-            continue
-    return found
 
 
 def test_a_truncated_delta_log_names_the_table_and_file_and_the_rest_stays_readable(env):

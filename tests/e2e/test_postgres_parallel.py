@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.test_cli import BIN, ROOT, _make_env, run
-from tests.helpers import partition_hashes, pipe_holders
+from tests.helpers import partition_hashes, pipe_holders, spawned_children
 from tests.shared import once
 
 pytestmark = pytest.mark.slow
@@ -81,20 +81,6 @@ def test_two_overlapping_backfills_at_once_converge(postgres, sequential, tmp_pa
     assert [r[0] for r in _runs(postgres, url)] == ["SUCCESS"] * 3  # 2024-03-02 twice, at the same time
 
 
-def _workers(pid: int) -> list[int]:
-    """Child processes of ``pid`` that are multiprocessing spawn workers (not the resource tracker)."""
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    found = []
-    for child in children:
-        try:
-            cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
-        except FileNotFoundError:
-            continue
-        if b"spawn_main" in cmdline:
-            found.append(int(child))
-    return found
-
-
 def test_sigkill_of_one_parallel_run_fails_only_its_partition_and_a_rerun_converges(postgres, sequential, tmp_path):
     url = postgres.new_database()
     env = _pg_env(tmp_path, url)
@@ -105,7 +91,7 @@ def test_sigkill_of_one_parallel_run_fails_only_its_partition_and_a_rerun_conver
     victim = None
     while victim is None and time.monotonic() < deadline and proc.poll() is None:
         started = [r for r in _runs(postgres, url) if r[0] == "STARTED"] if _has_runs_table(postgres, url) else []
-        workers = _workers(proc.pid)
+        workers = spawned_children(proc.pid)
         if len(started) == 2 and workers:  # both workers are inside a run: the victim holds one
             victim = workers[0]
             os.kill(victim, signal.SIGKILL)
