@@ -6,6 +6,8 @@ import os
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from core.content_hash import content_hash, first_difference
 from core.objects import ObjectCorruptError, ObjectMissingError, ObjectStore
@@ -160,3 +162,21 @@ def test_a_frame_object_is_hashed_once_and_any_change_of_it_is_hashed_again(monk
     del df
     gc.collect()
     assert ident not in ch._memo  # a dead frame's entry goes: a new frame at the same address is hashed
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.one_of(st.none(), st.text(max_size=3)), st.one_of(st.none(), st.integers(-3, 3)),
+                          st.integers(0, 2)), max_size=12), st.booleans())
+def test_a_frame_already_in_key_order_hashes_as_a_sorted_one(rows, presort):
+    """The sort is skipped only for rows in strictly increasing key order: the hash never depends on it."""
+    import core.content_hash as ch
+
+    frame = pl.DataFrame(rows, schema={"k": pl.Utf8, "n": pl.Int64, "v": pl.Int64}, orient="row")
+    if presort:
+        frame = frame.sort("k", "n", "v", nulls_last=True)
+    expected = frame.select("k", "n", "v").sort("k", "n", "v", nulls_last=True, maintain_order=True)
+    assert ch.sorted_for_hash(frame, ["k", "n"]).equals(expected)
+    assert ch.content_hash(frame, ["k", "n"]) == ch.content_hash(frame.reverse(), ["k", "n"])
+    keys = list(zip(frame["k"].to_list(), frame["n"].to_list(), strict=True))
+    increasing = all(None not in a + b and a < b for a, b in zip(keys, keys[1:], strict=False))
+    assert ch.strictly_ordered(frame, ["k", "n"]) == (increasing and None not in sum(keys, ()))
