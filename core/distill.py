@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Collection
 
 import orjson
@@ -23,7 +23,7 @@ import polars as pl
 from core.canonical import canonical_text, content_id
 from core.contracts import DISTILL_DATASETS, DISTILL_SCORES
 from core.perf import paused_gc
-from core.scoring import SCORER, SCORER_VERSION, score_record
+from core.scoring import NOT_SCORED, SCORER, SCORER_VERSION, score_record
 
 DEFAULT_EVAL_RATIO = 0.1
 
@@ -43,29 +43,32 @@ def _loads(text: str) -> object:
         return None
 
 
-def _context(records: pl.DataFrame, payloads: list[object]) -> list[dict]:
-    """Per-row rubric context computed over the whole partition."""
-    kinds = records["kind"].to_list()
-    paths = records["path"].to_list()
-    content = Counter(p.get("content_hash") for k, p in zip(kinds, payloads, strict=True)
-                      if k == "section" and isinstance(p, dict))
-    names = Counter(p.get("qualified_name") for k, p in zip(kinds, payloads, strict=True)
-                    if k == "symbol" and isinstance(p, dict))
-    diagnostics: Counter[str] = Counter()
-    syntax: set[str] = set()
-    for k, path, p in zip(kinds, paths, payloads, strict=True):
-        if k == "diagnostic":
-            diagnostics[path] += 1
-            if isinstance(p, dict) and p.get("code") == "syntax_error":
-                syntax.add(path)
-    out = []
-    for k, path, p in zip(kinds, paths, payloads, strict=True):
-        ctx = {"file_diagnostics": diagnostics[path], "syntax_error": path in syntax}
-        if isinstance(p, dict):
-            ctx["duplicate_content"] = k == "section" and content[p.get("content_hash")] > 1
-            ctx["duplicate_name"] = k == "symbol" and names[p.get("qualified_name")] > 1
-        out.append(ctx)
-    return out
+def context_frame(rows: pl.DataFrame) -> pl.DataFrame:
+    """``rows`` with the rubric context of each row, computed over the whole partition in polars.
+
+    file_diagnostics: diagnostics on the row's file; syntax_error: one of them is a syntax error;
+    duplicate_content: a section whose content_hash another section shares; duplicate_name: a
+    symbol whose qualified_name another symbol shares. Keys are read with ``json_path_match``:
+    payloads are canonical JSON written by our extractors (a section's content_hash and a symbol's
+    qualified_name are strings), so grouping by the matched text groups by the value. A missing key
+    and a JSON null group together, as ``dict.get`` does (tests pin this against a per-row reference).
+    """
+    kind, payload = pl.col("kind"), pl.col("payload")
+    is_object = payload.str.starts_with("{")  # canonical JSON of a dict, the only payload a rubric reads
+    section = (kind == "section") & is_object
+    symbol = (kind == "symbol") & is_object
+    diagnostic = kind == "diagnostic"
+    # when/then first: only the rows a key is read from are parsed
+    code = pl.when(diagnostic & is_object).then(payload).str.json_path_match("$.code")
+    syntax = (code == "syntax_error").fill_null(False)
+    content = pl.when(section).then(payload).str.json_path_match("$.content_hash")
+    name = pl.when(symbol).then(payload).str.json_path_match("$.qualified_name")
+    return rows.with_columns(
+        diagnostic.sum().over("path").cast(pl.Int64).alias("file_diagnostics"),
+        syntax.any().over("path").alias("syntax_error"),
+        (section & (pl.len().over(section, content) > 1)).alias("duplicate_content"),
+        (symbol & (pl.len().over(symbol, name) > 1)).alias("duplicate_name"),
+    )
 
 
 def build_scores(records: pl.DataFrame, source: str, day: dt.date,
@@ -73,18 +76,22 @@ def build_scores(records: pl.DataFrame, source: str, day: dt.date,
     """distill/scores rows for the current scorer version.
 
     ``only``: score just these evidence ids (a sampled check), each with the context of the whole
-    partition, so a sampled row is exactly the row the full build gives.
+    partition, so a sampled row is exactly the row the full build gives. The context is computed in
+    polars, so only the payloads of the scored rows are parsed.
     """
     with paused_gc():
-        rows = records.select("evidence_id", "kind", "path", "payload").sort("evidence_id")
-        payloads = [_loads(t) for t in rows["payload"].to_list()]
-        contexts = _context(rows, payloads)
-        wanted = None if only is None else frozenset(only)
+        rows = context_frame(records.select("evidence_id", "kind", "path", "payload").sort("evidence_id"))
+        rows = rows.filter(~pl.col("kind").is_in(NOT_SCORED))
+        if only is not None:
+            rows = rows.filter(pl.col("evidence_id").is_in(pl.Series(sorted(only), dtype=pl.Utf8).implode()))
         cols: dict[str, list] = {c: [] for c in ("evidence_id", "kind", "path", "score", "category", "reasons",
                                                  "features")}
-        for (eid, kind, path, _), payload, ctx in zip(rows.iter_rows(), payloads, contexts, strict=True):
-            if wanted is not None and eid not in wanted:
-                continue
+        for eid, kind, path, text, diagnostics, syntax, dup_content, dup_name in rows.iter_rows():
+            payload = _loads(text)
+            ctx = {"file_diagnostics": diagnostics, "syntax_error": syntax}
+            if isinstance(payload, dict):
+                ctx["duplicate_content"] = dup_content
+                ctx["duplicate_name"] = dup_name
             result = score_record(kind, payload, ctx)
             if result is None:
                 continue

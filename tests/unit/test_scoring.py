@@ -1,7 +1,7 @@
 """Scorer: rubric results, bad payloads, the ungrounded invariant, scorer errors."""
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import core.scoring as scoring
@@ -95,3 +95,58 @@ def test_an_ungrounded_session_is_never_accepted(payload):
 def test_scores_are_deterministic_and_in_range(payload):
     a, b = score_record("session", payload), score_record("session", dict(payload))
     assert a == b and 0.0 <= a.score <= 1.0
+
+
+def _reference_context(kinds: list[str], paths: list[str], payloads: list[object]) -> list[dict]:
+    """The per-row rubric context as scorer 1.0.0 defined it in Python: the spec context_frame must meet."""
+    from collections import Counter
+
+    content = Counter(p.get("content_hash") for k, p in zip(kinds, payloads, strict=True)
+                      if k == "section" and isinstance(p, dict))
+    names = Counter(p.get("qualified_name") for k, p in zip(kinds, payloads, strict=True)
+                    if k == "symbol" and isinstance(p, dict))
+    diagnostics: Counter[str] = Counter()
+    syntax: set[str] = set()
+    for k, path, p in zip(kinds, paths, payloads, strict=True):
+        if k == "diagnostic":
+            diagnostics[path] += 1
+            if isinstance(p, dict) and p.get("code") == "syntax_error":
+                syntax.add(path)
+    out = []
+    for k, path, p in zip(kinds, paths, payloads, strict=True):
+        ctx = {"file_diagnostics": diagnostics[path], "syntax_error": path in syntax}
+        if isinstance(p, dict):
+            ctx["duplicate_content"] = k == "section" and content[p.get("content_hash")] > 1
+            ctx["duplicate_name"] = k == "symbol" and names[p.get("qualified_name")] > 1
+        out.append(ctx)
+    return out
+
+
+_NAMES = st.sampled_from(["a.f", "a.g", "b.\u00e9", 'q"x', None])
+_PAYLOADS = st.one_of(
+    st.fixed_dictionaries({}, optional={"content_hash": st.sampled_from(["h1", "h2", None]), "qualified_name": _NAMES,
+                                        "code": st.sampled_from(["syntax_error", "E501", None]),
+                                        "nested": st.fixed_dictionaries({"qualified_name": _NAMES})}),
+    st.lists(st.integers(-5, 5), max_size=2), st.sampled_from(["text", 3, None]))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["section", "symbol", "diagnostic", "metric", "session"]),
+                          st.sampled_from(["x.py", "y.md", "z.py"]), _PAYLOADS), max_size=25))
+def test_the_polars_context_is_the_per_row_reference(rows):
+    """Duplicates, missing and null keys, non-object payloads, nested look-alikes: the same context per row."""
+    import polars as pl
+
+    from core.canonical import canonical_text
+    from core.distill import context_frame
+
+    frame = pl.DataFrame({"kind": [r[0] for r in rows], "path": [r[1] for r in rows],
+                          "payload": [canonical_text(r[2]) for r in rows]}, schema={c: pl.Utf8 for c in
+                                                                                   ("kind", "path", "payload")})
+    got = context_frame(frame).to_dicts()
+    expected = _reference_context([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
+    for row, want in zip(got, expected, strict=True):
+        assert row["file_diagnostics"] == want["file_diagnostics"] and row["syntax_error"] == want["syntax_error"]
+        if "duplicate_content" in want:  # the rubric context of an object payload
+            assert (row["duplicate_content"], row["duplicate_name"]) == (want["duplicate_content"],
+                                                                          want["duplicate_name"])
