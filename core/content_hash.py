@@ -31,7 +31,16 @@ def _check_finite(series: pl.Series) -> bool:
         if (series.is_nan() | series.is_infinite()).any():
             raise NonFiniteValueError(f"column '{series.name}' holds NaN or Infinity")
         return True
-    return not dtype.is_nested() and dtype != pl.Object
+    return _no_float_inside(dtype)
+
+
+def _no_float_inside(dtype: pl.DataType) -> bool:
+    """A type that cannot hold a float at any depth (a list of strings, a struct of ints)."""
+    if isinstance(dtype, (pl.List, pl.Array)):
+        return _no_float_inside(dtype.inner)
+    if isinstance(dtype, pl.Struct):
+        return all(_no_float_inside(field.dtype) for field in dtype.fields)
+    return not dtype.is_float() and dtype != pl.Object
 
 
 def to_jsonable(series: pl.Series) -> list:

@@ -89,6 +89,15 @@ def test_nan_in_a_float_column_is_refused_not_hashed():
     assert content_hash(df.with_columns(pl.Series("x", [1.0, None])), ["k"]) != content_hash(
         df.with_columns(pl.Series("x", [1.0, 2.0])), ["k"])
 
+    from core.canonical import CanonicalJSONError
+
+    nested = [pl.Series("x", [[1.0], [2.0, float("inf")]]), pl.Series("x", [{"a": [1.0]}, {"a": [float("nan")]}])]
+    for column in nested:  # a float deep inside a list or struct is still found
+        with pytest.raises(CanonicalJSONError, match="NaN/Infinity"):
+            content_hash(df.with_columns(column), ["k"])
+    strings = df.with_columns(pl.Series("x", [["null"], [None, "b"]]))  # no float inside: nothing to scan for
+    assert content_hash(strings, ["k"]) != content_hash(strings.with_columns(pl.Series("x", [["null"], ["b"]])), ["k"])
+
 
 def test_paused_gc_restores_the_collector():
     import gc
