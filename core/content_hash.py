@@ -115,11 +115,26 @@ def content_hash(df: pl.DataFrame, key: Sequence[str], volatile: Iterable[str] =
     and schema, so any frame our code builds anew (polars operations return new frames) is hashed.
     """
     volatile = tuple(volatile)
-    signature = (tuple(key), volatile, df.height, tuple(df.schema.items()))
+    signature = _signature(df, key, volatile)
     entry = _memo.get(id(df))
     if entry is not None and entry[0]() is df and entry[1] == signature:
         return entry[2]
     digest = _content_hash(df, key, volatile)
+    _remember(df, signature, digest)
+    return digest
+
+
+def remember(df: pl.DataFrame, key: Sequence[str], volatile: Iterable[str], digest: str) -> None:
+    """Record ``digest`` as the content hash of ``df``, for a caller that knows it without hashing: rows
+    just read from data files our writer hashed as it wrote them (core.lake.read_partitions)."""
+    _remember(df, _signature(df, key, tuple(volatile)), digest)
+
+
+def _signature(df: pl.DataFrame, key: Sequence[str], volatile: tuple) -> tuple:
+    return (tuple(key), volatile, df.height, tuple(df.schema.items()))
+
+
+def _remember(df: pl.DataFrame, signature: tuple, digest: str) -> None:
     ident = id(df)
 
     def forget(ref: weakref.ref) -> None:
@@ -127,7 +142,6 @@ def content_hash(df: pl.DataFrame, key: Sequence[str], volatile: Iterable[str] =
             del _memo[ident]
 
     _memo[ident] = (weakref.ref(df, forget), signature, digest)
-    return digest
 
 
 def _content_hash(df: pl.DataFrame, key: Sequence[str], volatile: Iterable[str]) -> str:

@@ -384,7 +384,25 @@ def read_partitions(
 
     if verification_on() if verify is None else verify:
         verify_partitions(table_uri(root, contract), contract, table, df, partitions)
+    _remember_known_hash(root, contract, table, df, partitions)
     return df
+
+
+def _remember_known_hash(root: str, contract: TableContract, table: DeltaTable, df: pl.DataFrame,
+                         partitions: Sequence[Partition] | None) -> None:
+    """One whole partition read from files our writer hashed (unchanged since, core.verified): its hash is
+    that digest, so a step that hashes the rows it was given (the index manifest) does not hash them again.
+
+    Only for a frame of exactly the contract's columns and types, the frame the writer hashed.
+    """
+    if partitions is None or len(partitions) != 1 or dict(df.schema) != dict(contract.polars_schema):
+        return
+    from core.content_hash import remember
+    from core.verified import known_hash
+
+    digest = known_hash(table_uri(root, contract), table, partitions[0])
+    if digest is not None:
+        remember(df, contract.key, contract.volatile, digest)
 
 
 HISTORY_DEADLINE_S = 60.0

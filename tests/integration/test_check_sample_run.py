@@ -22,7 +22,7 @@ from core.contracts import (
 from core.lake import read_partitions, write_partitions
 from resources.lake import LakeResource
 from resources.sources import SourcesResource
-from tests.helpers import check_results, materialize_all, utc_today, write_sources
+from tests.helpers import check_results, materialize_all, rows_hash, utc_today, write_sources
 
 FILES = 130
 
@@ -49,13 +49,12 @@ def sampled_lake(tmp_path, instance, monkeypatch):
 
 
 def test_the_checks_recompute_a_seeded_sample_by_default_and_pass(sampled_lake):
-    from core.content_hash import content_hash
 
     lake, _, result = sampled_lake
     part = ("tree", utc_today())
     stored = read_partitions(str(lake), EVIDENCE_RECORDS, [part])
     # the index check takes the evidence hash the writer computed, and it is the stored rows' hash
-    assert LakeResource(root=str(lake)).known_hash(EVIDENCE_RECORDS, part) == content_hash(
+    assert LakeResource(root=str(lake)).known_hash(EVIDENCE_RECORDS, part) == rows_hash(
         stored, EVIDENCE_RECORDS.key, EVIDENCE_RECORDS.volatile)
     evidence = _metadata(result, "evidence_records_deterministic")
     assert evidence["sample"].startswith(f"100 of {FILES} files (seeded by partition")

@@ -8,11 +8,11 @@ import pytest
 from deltalake import DeltaTable
 
 from assets.partitions import SOURCES_PARTITIONS_NAME, lake_partitions, partition_key
-from core.content_hash import content_hash
 from core.contracts import SNAPSHOTS
 from core.lake import LakeWriteError, read_partitions, write_partitions
 from io_managers.delta import DeltaPartitionIOManager
 from resources.lake import LakeResource
+from tests.helpers import rows_hash
 
 DAY_A = dt.date(2024, 5, 1)
 DAY_B = dt.date(2024, 5, 2)
@@ -107,7 +107,7 @@ def test_rewriting_a_partition_gives_the_same_content_hash_and_a_new_version(rea
     assert m2["delta_version"].value == m1["delta_version"].value + 1
     assert m1["dagster/row_count"].value == 1
     stored = read_partitions(str(lake_root), SNAPSHOTS, [("a", DAY_A)])
-    assert content_hash(stored, SNAPSHOTS.key, SNAPSHOTS.volatile) == m2["content_hash"].value
+    assert rows_hash(stored, SNAPSHOTS.key, SNAPSHOTS.volatile) == m2["content_hash"].value
     history = DeltaTable(str(lake_root / "raw" / "snapshots")).history(1)[0]
     assert history["evidence_lake.content_hash"] == m2["content_hash"].value
     assert history["evidence_lake.rows"] == "1"

@@ -6,11 +6,10 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from core.content_hash import content_hash
 from core.contracts import SNAPSHOT_FILES, SNAPSHOTS
 from core.lake import read_partitions
 from core.objects import ObjectStore
-from tests.helpers import commit_files, init_repo, materialize_snapshot, utc_today, write_sources
+from tests.helpers import commit_files, init_repo, materialize_snapshot, rows_hash, utc_today, write_sources
 
 
 def _checks(result) -> dict[str, bool]:
@@ -88,11 +87,11 @@ def test_materialising_twice_is_idempotent_and_leaves_other_partitions(instance,
     assert materialize_snapshot(instance, lake_root, sources_file, "repo", dt.date(2024, 3, 3)).success
     other = read_partitions(str(lake_root), SNAPSHOT_FILES, [("repo", dt.date(2024, 3, 3))])
     first = materialize_snapshot(instance, lake_root, sources_file, "docs", today)
-    h1 = content_hash(
+    h1 = rows_hash(
         read_partitions(str(lake_root), SNAPSHOT_FILES, [("docs", today)]), SNAPSHOT_FILES.key, SNAPSHOT_FILES.volatile
     )
     second = materialize_snapshot(instance, lake_root, sources_file, "docs", today)
-    h2 = content_hash(
+    h2 = rows_hash(
         read_partitions(str(lake_root), SNAPSHOT_FILES, [("docs", today)]), SNAPSHOT_FILES.key, SNAPSHOT_FILES.volatile
     )
     assert first.success and second.success and h1 == h2

@@ -16,6 +16,7 @@ import pytest
 from core.content_hash import content_hash
 from core.contracts import SNAPSHOT_FILES
 from core.lake import META_PREFIX, commit_history, guard_app_id, open_table, read_partitions, write_partitions
+from tests.helpers import rows_hash
 
 DAY = dt.date(2026, 11, 20)
 OTHER_DAY = dt.date(2026, 11, 21)
@@ -104,7 +105,7 @@ def _race(root: str, options: dict[str, str] | None, different_rounds: int) -> d
             lake = f"{root}/{suffix}"
             if kind == "same":
                 rows = read_partitions(lake, SNAPSHOT_FILES, [("t", DAY)], options)
-                digest = content_hash(rows, SNAPSHOT_FILES.key, SNAPSHOT_FILES.volatile)
+                digest = rows_hash(rows, SNAPSHOT_FILES.key, SNAPSHOT_FILES.volatile)
                 winner = [i for i in range(2) if digest == expected[i]]
                 assert winner, (f"round {number} ({suffix}): {rows.height} rows, not one writer's "
                                 f"{sizes}: writers {sorted(set(p.split('/')[0] for p in rows['path']))}")

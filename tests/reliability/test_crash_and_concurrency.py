@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from core.content_hash import content_hash
 from core.contracts import SNAPSHOT_FILES, SNAPSHOTS
 from core.lake import read_partitions
 from core.objects import ObjectStore
+from tests.helpers import rows_hash
 
 ROOT = Path(__file__).resolve().parents[2]
 DAY = dt.date(2026, 11, 20)
@@ -71,8 +71,8 @@ def _objects_are_sound(lake: Path) -> int:
 def _hashes(lake: Path) -> tuple[str, str, int]:
     files = read_partitions(str(lake), SNAPSHOT_FILES, [("t", DAY)])
     snaps = read_partitions(str(lake), SNAPSHOTS, [("t", DAY)])
-    return (content_hash(files, SNAPSHOT_FILES.key, SNAPSHOT_FILES.volatile),
-            content_hash(snaps, SNAPSHOTS.key, SNAPSHOTS.volatile), files.height)
+    return (rows_hash(files, SNAPSHOT_FILES.key, SNAPSHOT_FILES.volatile),
+            rows_hash(snaps, SNAPSHOTS.key, SNAPSHOTS.volatile), files.height)
 
 
 @pytest.mark.slow
@@ -99,7 +99,7 @@ def test_sigkill_at_random_moments_never_leaves_a_partial_partition(tmp_path):
         # a partition is either absent or complete: never a part of its rows
         assert files.height in (0, 400), (i, files.height)
         if files.height:
-            assert content_hash(files, SNAPSHOT_FILES.key, SNAPSHOT_FILES.volatile) == expected[0]
+            assert rows_hash(files, SNAPSHOT_FILES.key, SNAPSHOT_FILES.volatile) == expected[0]
         key = "finished" if snaps.height else "files_committed_only" if files.height else "killed_before_commit"
         outcomes[key] += 1
         again = _write(lake, tree)  # the next run converges to the uninterrupted result

@@ -116,3 +116,25 @@ def test_a_time_travel_read_is_verified_against_the_commits_up_to_it(lake):
     assert "g0.md" in old["path"].to_list()  # the version read is ours: verified, returned
     with pytest.raises(TamperedDataError):
         read_partitions(root, INDEX_SECTIONS, [(source, day)])
+
+
+def test_a_partition_read_back_carries_its_writers_hash_until_its_files_change(lake, monkeypatch):
+    """A step given a whole partition (the index manifest hashes its evidence) does not hash it again, and
+    gets the digest a fresh hash gives; rows changed outside our writer are hashed, never trusted."""
+    import core.content_hash as ch
+
+    root, part = lake
+    contract = EVIDENCE_RECORDS
+    calls = []
+    real = ch._content_hash
+    monkeypatch.setattr(ch, "_content_hash", lambda *a: calls.append(1) or real(*a))
+    rows = read_partitions(root, contract, [part], verify=False)
+    assert ch.content_hash(rows, contract.key, contract.volatile) == real(rows, contract.key, contract.volatile)
+    assert calls == []  # the writer's digest, no pass over the rows
+    subset = read_partitions(root, contract, None, verify=False)  # not one partition: hashed as usual
+    ch.content_hash(subset, contract.key, contract.volatile)
+    assert len(calls) == 1
+    _forge(root, contract, part, "path", "forged.md")  # another tool's commit: no digest of ours for its files
+    forged = read_partitions(root, contract, [part], verify=False)
+    assert ch.content_hash(forged, contract.key, contract.volatile) != real(rows, contract.key, contract.volatile)
+    assert len(calls) == 2
