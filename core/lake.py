@@ -398,11 +398,23 @@ def _remember_known_hash(root: str, contract: TableContract, table: DeltaTable, 
     if partitions is None or len(partitions) != 1 or dict(df.schema) != dict(contract.polars_schema):
         return
     from core.content_hash import remember
-    from core.verified import known_hash
 
-    digest = known_hash(table_uri(root, contract), table, partitions[0])
+    digest = known_partition_hash(root, contract, table, partitions[0])
     if digest is not None:
         remember(df, contract.key, contract.volatile, digest)
+
+
+def known_partition_hash(root: str, contract: TableContract, table: DeltaTable, partition: Partition) -> str | None:
+    """The partition's content hash as our writer recorded it, while its data files are unchanged (core.verified).
+
+    None for a scoped table (a ledger, scores by scorer version): what is remembered for it is the
+    digest of its newest batch, which is not the hash of the whole partition.
+    """
+    if contract.scope_columns:
+        return None
+    from core.verified import known_hash
+
+    return known_hash(table_uri(root, contract), table, partition)
 
 
 HISTORY_DEADLINE_S = 60.0

@@ -7,7 +7,14 @@ import polars as pl
 from deltalake import DeltaTable
 
 from core.contracts import TableContract
-from core.lake import Partition, open_table, read_partitions, storage_options_from_env, table_uri
+from core.lake import (
+    Partition,
+    known_partition_hash,
+    open_table,
+    read_partitions,
+    storage_options_from_env,
+    table_uri,
+)
 from core.objects import ObjectStore
 from core.project import lake_root
 
@@ -39,10 +46,8 @@ class LakeResource(dg.ConfigurableResource):
 
     def known_hash(self, contract: TableContract, partition: Partition) -> str | None:
         """The partition's content hash as written, if its files are unchanged since (see core.verified)."""
-        from core.verified import known_hash
-
         table = self.table(contract)
-        return None if table is None else known_hash(table_uri(self.root_uri, contract), table, partition)
+        return None if table is None else known_partition_hash(self.root_uri, contract, table, partition)
 
     def table(self, contract: TableContract) -> DeltaTable | None:
         return open_table(self.root_uri, contract, self.storage_options)

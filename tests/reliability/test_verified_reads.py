@@ -7,6 +7,7 @@ from deltalake import DeltaTable, write_deltalake
 
 import cli
 import core.verified as verified
+from core.content_hash import content_hash
 from core.contracts import DISTILL_SCORES, EVIDENCE_RECORDS, INDEX_SECTIONS
 from core.lake import LakeReadError, partition_predicate, read_partitions, table_uri
 from core.sql import run_capped
@@ -138,3 +139,21 @@ def test_a_partition_read_back_carries_its_writers_hash_until_its_files_change(l
     forged = read_partitions(root, contract, [part], verify=False)
     assert ch.content_hash(forged, contract.key, contract.volatile) != real(rows, contract.key, contract.volatile)
     assert len(calls) == 2
+
+
+def test_a_ledger_partition_is_hashed_from_its_rows_not_from_its_newest_batch(lake):
+    """A verified scoped partition (a ledger of batches) is remembered by its newest batch's digest: that is
+    no content hash of the whole partition, so a read of it must not carry one."""
+    from core.contracts import REPLAY_RUNS
+    from core.lake import write_partitions
+    from tests.helpers import rows_hash
+
+    root, part = lake
+    first = read_partitions(root, REPLAY_RUNS, [part])
+    assert first.height > 0
+    write_partitions(root, REPLAY_RUNS, first.with_columns(pl.lit("second-batch").alias("replay_batch_id")), [part])
+    read_partitions(root, REPLAY_RUNS, [part])  # verified: its signature is remembered with the newest digest
+    both = read_partitions(root, REPLAY_RUNS, [part])
+    assert both.height == 2 * first.height
+    assert content_hash(both, REPLAY_RUNS.key, REPLAY_RUNS.volatile) == rows_hash(both, REPLAY_RUNS.key,
+                                                                                   REPLAY_RUNS.volatile)
