@@ -242,6 +242,8 @@ def _build(source, source_kind, day, files, store, time_field, recorded_at, prio
         done_path, rows, errors = next(extracted_files)
         assert done_path == path, (done_path, path)  # the pool keeps file order; anything else is a bug
         b.file_rows(rows)
+        if len(b.rec["evidence_id"]) >= CHUNK_ROWS:
+            b.flush()
         for err in errors:
             b.reject(path, "extractor_error", err, obj=obj)
     records_df, rejects_df = b.frames()

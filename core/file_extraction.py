@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import zlib
+from collections import deque
 from collections.abc import Iterator
 from concurrent.futures.process import BrokenProcessPool
 
@@ -153,12 +154,20 @@ def iter_extracted(store: ObjectStore, source: str, items: list[tuple[str, str]]
     done = 0
     try:
         with spawn_pool(min(workers, len(chunks))) as pool:
-            futures = [pool.submit(_worker_chunk, store.lake_root, store.storage_options, source, chunk)
-                       for chunk in chunks]
-            for future in futures:
-                result = future.result()
+            # a window of chunks in flight, each result dropped once yielded: the parent holds the rows of
+            # a few chunks, never of the corpus (all futures submitted up front kept every result alive)
+            window = max(2, 2 * workers)
+            pending: deque = deque()
+            submitted = 0
+            while done < len(chunks):
+                while submitted < len(chunks) and len(pending) < window:
+                    pending.append(pool.submit(_worker_chunk, store.lake_root, store.storage_options, source,
+                                               chunks[submitted]))
+                    submitted += 1
+                result = pending.popleft().result()
                 done += 1
                 yield from result
+                del result
     except BrokenProcessPool:  # a worker died (OOM killer, a main module spawn cannot import): finish here
         for chunk in chunks[done:]:
             yield from extract_chunk(store, source, chunk)

@@ -7,6 +7,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+import core.evidence as evidence
 import core.file_extraction as file_extraction
 from core.evidence import build_evidence
 from core.objects import ObjectStore
@@ -35,9 +36,10 @@ def snapshot(tmp_path_factory):
     return store, snap.files
 
 
-def _build(store, files, monkeypatch, workers: str, chunk: int):
+def _build(store, files, monkeypatch, workers: str, chunk: int, rows: int = evidence.CHUNK_ROWS):
     monkeypatch.setenv("EVIDENCE_LAKE_WORKERS", workers)
     monkeypatch.setattr(file_extraction, "CHUNK_FILES", chunk)
+    monkeypatch.setattr(evidence, "CHUNK_ROWS", rows)
     monkeypatch.setattr(file_extraction, "POOL_MIN_FILES", 1)
     return build_evidence("s", "tree", DAY, files, store, "ts", NOW)
 
@@ -46,9 +48,11 @@ def test_two_workers_and_two_chunk_sizes_give_the_same_rows_in_the_same_order(sn
     store, files = snapshot
     one = _build(store, files, monkeypatch, "1", 200)
     assert one.records.height > 300 and one.receipt["files_extracted"] == files.height - 1  # all but blob.bin
-    for workers, chunk in (("2", 7), ("2", 50)):
-        other = _build(store, files, monkeypatch, workers, chunk)
-        assert other.records.equals(one.records) and other.rejects.equals(one.rejects), (workers, chunk)
+    # 7-file chunks: more chunks than the pool's window, so results arrive while others wait to be sent;
+    # 37-row frames: the builder flushes mid-file-list many times
+    for workers, chunk, rows in (("2", 7, evidence.CHUNK_ROWS), ("2", 50, evidence.CHUNK_ROWS), ("1", 200, 37)):
+        other = _build(store, files, monkeypatch, workers, chunk, rows)
+        assert other.records.equals(one.records) and other.rejects.equals(one.rejects), (workers, chunk, rows)
         assert other.receipt == one.receipt
 
 

@@ -4,11 +4,12 @@ import datetime as dt
 from pathlib import Path
 
 import polars as pl
+import pytest
 from deltalake import write_deltalake
 
 from core.contracts import REPLAY_RUNS, SNAPSHOT_FILES
 from core.history import HistoryAudit, Recorded
-from core.lake import partition_predicate, table_uri, write_partitions
+from core.lake import LakeReadError, partition_predicate, read_partitions, table_uri, write_partitions
 from tests.reliability.test_concurrent_writes import _frame
 
 DAY, OTHER = dt.date(2026, 11, 20), dt.date(2026, 11, 21)
@@ -62,3 +63,22 @@ def test_an_empty_ledger_batch_committed_nothing_and_is_not_a_lost_commit(tmp_pa
     assert audit.problem(REPLAY_RUNS, ("t", DAY), Recorded(empty.version, empty.content_hash, 0)) is None
     said = audit.problem(REPLAY_RUNS, ("t", DAY), Recorded(empty.version, empty.content_hash, 3))
     assert said is not None and "table replay/runs partition t/" in said  # a batch that had rows must be found
+
+
+def test_a_partition_read_opens_only_its_own_files(tmp_path):
+    """A broken file of another partition cannot fail (or slow) a read of these: the scan skips it."""
+    root, _, _ = _lake(tmp_path)
+    for writer, rows, day in ((2, 3, DAY), (3, 4, OTHER)):
+        write_partitions(root, SNAPSHOT_FILES, _frame(writer, rows, day).with_columns(pl.lit("u").alias("source")),
+                         [("u", day)])
+    (broken,) = list((Path(table_uri(root, SNAPSHOT_FILES)) / "source=t" / f"day={OTHER}").glob("*.parquet"))
+    broken.write_bytes(b"not parquet")
+    with pytest.raises(LakeReadError, match="broken data file"):
+        read_partitions(root, SNAPSHOT_FILES, verify=False)  # the whole table does read it
+    one = read_partitions(root, SNAPSHOT_FILES, [("t", DAY)], verify=False)
+    assert sorted(one["path"].to_list()) == [f"w0/f{i:03d}.txt" for i in range(5)]
+    # two of the four (source, day) pairs, across the broken one's source and day: exactly those rows
+    pairs = read_partitions(root, SNAPSHOT_FILES, [("u", OTHER), ("t", DAY)], verify=False)
+    assert sorted(set(zip(pairs["source"].to_list(), pairs["day"].to_list(), strict=True))) == [
+        ("t", DAY), ("u", OTHER)]
+    assert pairs.height == 5 + 4
