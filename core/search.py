@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import polars as pl
 
+from core.content_hash import strictly_ordered
 from core.contracts import INDEX_DOCUMENTS, INDEX_TERM_STATS, INDEX_TERMS
 from core.lake import Partition, list_partitions, read_partitions
 from core.tokenize import DEFAULT_STOP_WORDS, MAX_QUERY_CHARS, query_terms
@@ -74,20 +75,18 @@ class SearchIndex:
         """``corpus`` = (N, avgdl) of a larger index these documents belong to (a sampled check scores a
         subset exactly as the whole would); by default both come from ``documents``."""
         # documents in result tie order (evidence_id, then partition); a document is its row number there
-        self.documents = documents.sort("evidence_id", "source", "day")
-        numbered = self.documents.select("source", "day", "evidence_id", "doc_len").with_row_index("doc")
-        # postings sorted once by term (a query takes each term's run of rows), each with its
-        # document's number and length (no per-query join)
-        postings = (terms.select("term", "source", "day", "evidence_id", "tf")
-                    .join(numbered, on=["source", "day", "evidence_id"], how="inner")
-                    .select("term", "doc", "tf", "doc_len").sort("term", "doc"))
-        runs = postings.group_by("term", maintain_order=True).len()  # each term's postings: one run of rows
-        ends = runs["len"].cum_sum().to_list()
-        self._spans = {t: (end - n, end) for t, n, end in zip(runs["term"].to_list(), runs["len"].to_list(), ends,
-                                                              strict=True)}
+        order = ["evidence_id", "source", "day"]
+        self.documents = documents if strictly_ordered(documents, order) else documents.sort(order)
+        postings = _numbered_postings(terms, self.documents)
+        runs = postings["term"].rle()  # each term's postings: one run of rows
+        lengths = runs.struct.field("len")
+        ends = lengths.cum_sum().to_list()
+        self._spans = {t: (end - n, end) for t, n, end in zip(runs.struct.field("value").to_list(),
+                                                              lengths.to_list(), ends, strict=True)}
         self._doc = postings["doc"].to_numpy()
         self._tf = postings["tf"].to_numpy().astype(np.float64)
-        self._doc_len = postings["doc_len"].to_numpy().astype(np.float64)
+        del postings
+        self._doc_len = self.documents["doc_len"].to_numpy().astype(np.float64)[self._doc]
         self.df = stats.group_by("term").agg(pl.col("df").sum())
         self._df = dict(self.df.iter_rows())  # term -> df, looked up per query term
         self.partitions = list(partitions)
@@ -145,6 +144,31 @@ class SearchIndex:
                             source=r["source"], day=r["day"], kind=r["kind"], path=r["path"], line=r["line"],
                             title=r["title"], snippet=r["snippet"]))
         return hits
+
+
+def _numbered_postings(terms: pl.DataFrame, documents: pl.DataFrame) -> pl.DataFrame:
+    """(term, tf, doc) with each term's postings one run of rows; doc = the row number in ``documents``.
+
+    Per partition, a binary search of the partition's sorted evidence ids numbers its postings
+    (a join on the 64-character ids, then a sort, held about twice the memory); a posting without a
+    document is dropped. Within a term's run the order does not matter: a document has at most
+    one posting per term, so a query adds each score once whatever the order.
+    """
+    numbered = documents.select("source", "day", "evidence_id").with_row_index("doc")
+    pieces = []
+    for (source, day), docs in numbered.group_by("source", "day", maintain_order=True):
+        mine = terms if numbered.height == docs.height else terms.filter(
+            (pl.col("source") == source) & (pl.col("day") == day))
+        ids = docs["evidence_id"]  # increasing: documents are sorted by evidence_id first
+        at = ids.search_sorted(mine["evidence_id"]).clip(0, ids.len() - 1)
+        found = ids.gather(at) == mine["evidence_id"]
+        pieces.append(mine.select("term", "tf").with_columns(docs["doc"].gather(at).alias("doc")).filter(found))
+    postings = pl.concat(pieces) if pieces else pl.DataFrame(schema={"term": pl.Utf8, "tf": pl.Int64,
+                                                                     "doc": pl.UInt32})
+    del pieces
+    term = postings["term"]
+    grouped = term.len() < 2 or bool((term.slice(1) >= term.slice(0, term.len() - 1)).all())
+    return postings if grouped else postings.sort("term")
 
 
 def search(root: str, query: str, sources: Sequence[str] | None = None, day: dt.date | None = None, k: int = 10,
