@@ -13,7 +13,7 @@ import datetime as dt
 import hashlib
 import json
 import zlib
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -25,11 +25,11 @@ from core.extract.ruff_lint import EXTRACTOR as RUFF
 from core.extract.ruff_lint import find_ruff
 from core.extract.streams import DEFAULT_MAX_LINE_BYTES, LineReject, StreamRecord, excerpt, iter_lines
 from core.file_extraction import (  # noqa: F401 (re-exported)
-    FILE_RECORD_COLUMNS,
     evidence_id,
     extract_file,
     iter_extracted,
     line_evidence_ids,
+    records_frame,
 )
 from core.objects import ObjectStore
 from core.perf import paused_gc
@@ -69,12 +69,11 @@ class _Builder:
             for values in cols.values():
                 values.clear()
 
-    def file_rows(self, rows: list[tuple]) -> None:
-        """Records of one file, as ``file_record_row`` made them (possibly in a worker process)."""
-        r = self.rec
-        for row in rows:
-            for name, value in zip(FILE_RECORD_COLUMNS, row, strict=True):
-                r[name].append(value)
+    def file_records(self, records: pl.DataFrame) -> None:
+        """Records of a chunk of files as ``extract_chunk`` framed them (possibly in a worker process)."""
+        if self.rec["evidence_id"]:  # rows gathered in lists come first: the order stays the order of arrival
+            self.flush()
+        self.done[0].append(EVIDENCE_RECORDS.stamp(records, self.source, self.day, recorded_at=self.recorded_at))
 
     def stream_records(self, path: str, obj: str, records: list[StreamRecord]) -> None:
         """The per-line hot path: same columns as ``record``, without per-row dataclasses."""
@@ -129,17 +128,13 @@ class _Builder:
 
     def _frames(self) -> tuple[pl.DataFrame, pl.DataFrame]:
         """Build both frames; constant columns as literals, event time from epoch microseconds."""
-        out = []
         constant = ("schema_name", "schema_version", "source", "day", "recorded_at")
-        for cols, contract in ((self.rec, EVIDENCE_RECORDS), (self.rej, EVIDENCE_REJECTS)):
-            schema = contract.polars_schema
-            varying = {name: values for name, values in cols.items() if name not in constant}
-            types = {name: (pl.Int64 if name == "event_time" else schema[name]) for name in varying}
-            df = pl.DataFrame(varying, schema=types)
-            if "event_time" in df.columns:
-                df = df.with_columns(pl.col("event_time").cast(schema["event_time"]))
-            out.append(contract.stamp(df, self.source, self.day, recorded_at=self.recorded_at))
-        return out[0], out[1]
+        records = records_frame({name: values for name, values in self.rec.items() if name not in constant})
+        schema = EVIDENCE_REJECTS.polars_schema
+        rejects = pl.DataFrame({name: values for name, values in self.rej.items() if name not in constant},
+                               schema={name: schema[name] for name in self.rej if name not in constant})
+        return (EVIDENCE_RECORDS.stamp(records, self.source, self.day, recorded_at=self.recorded_at),
+                EVIDENCE_REJECTS.stamp(rejects, self.source, self.day, recorded_at=self.recorded_at))
 
 
 def intact(prior: pl.DataFrame) -> pl.Series:
@@ -206,7 +201,8 @@ def _build(source, source_kind, day, files, store, time_field, recorded_at, prio
     to_extract = [(path, obj) for path, status, obj, is_text in files.select(
         "path", "status", "object", "is_text").iter_rows()
         if status == "stored" and is_text and source_kind != "jsonl" and (obj, path) not in reuse]
-    extracted_files = iter_extracted(store, source, to_extract)  # in file order, a pool when it pays
+    extracted_chunks = iter_extracted(store, source, to_extract)  # in file order, a pool when it pays
+    chunk_files: deque[tuple[str, list[str]]] = deque()  # (path, errors) of the current chunk's files
     reused_keys: list[tuple[str, str]] = []
     extracted = lines_in = duplicates = 0
     for path, status, obj, is_text, detail, offsets in files.select(
@@ -239,11 +235,12 @@ def _build(source, source_kind, day, files, store, time_field, recorded_at, prio
             reused_keys.append((obj, path))
             continue
         extracted += 1
-        done_path, rows, errors = next(extracted_files)
+        if not chunk_files:
+            chunk_records, per_file = next(extracted_chunks)
+            b.file_records(chunk_records)
+            chunk_files.extend(per_file)
+        done_path, errors = chunk_files.popleft()
         assert done_path == path, (done_path, path)  # the pool keeps file order; anything else is a bug
-        b.file_rows(rows)
-        if len(b.rec["evidence_id"]) >= CHUNK_ROWS:
-            b.flush()
         for err in errors:
             b.reject(path, "extractor_error", err, obj=obj)
     records_df, rejects_df = b.frames()

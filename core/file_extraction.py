@@ -1,6 +1,6 @@
 """Extraction of file evidence: every extractor over one file, and many files in chunks, in a pool when it pays.
 
-``iter_extracted`` yields ``(path, rows, errors)`` per file in the order given. With more
+``iter_extracted`` yields each chunk's records (one frame) and per-file errors, in the order given. With more
 than one worker and at least ``POOL_MIN_FILES`` files, chunks of ``CHUNK_FILES`` files go to
 a spawn process pool (each worker opens the objects store itself and runs ruff on its own
 chunk); the rows are exactly what one process makes, because each file's rows depend on that
@@ -17,7 +17,10 @@ from collections import deque
 from collections.abc import Iterator
 from concurrent.futures.process import BrokenProcessPool
 
+import polars as pl
+
 from core.canonical import canonical_json, canonical_text
+from core.contracts import EVIDENCE_RECORDS
 from core.extract.base import Extracted, decode_text, parse_python
 from core.extract.markdown import extract_links, extract_sections
 from core.extract.python_imports import extract_imports
@@ -119,43 +122,68 @@ def extract_file(data: bytes, path: str, lint: LintOutcome | None = None) -> tup
     return out, errors
 
 
-def extract_chunk(store: ObjectStore, source: str, items: list[tuple[str, str]]) -> list[tuple[str, list, list]]:
-    """(path, rows, errors) for each (path, object) of a chunk; ruff runs once over its Python files."""
+def records_frame(columns: dict[str, list]) -> pl.DataFrame:
+    """evidence/records' varying columns (FILE_RECORD_COLUMNS, any order) typed by the contract, unstamped.
+
+    ``event_time`` comes as epoch microseconds (or None). The one place these columns get their
+    types, for stream lines in the builder and for file rows in a worker alike.
+    """
+    schema = EVIDENCE_RECORDS.polars_schema
+    names = [n for n in schema if n in columns]
+    types = {n: (pl.Int64 if n == "event_time" else schema[n]) for n in names}
+    df = pl.DataFrame({n: columns[n] for n in names}, schema=types)
+    return df.with_columns(pl.col("event_time").cast(schema["event_time"])) if "event_time" in types else df
+
+
+ChunkResult = tuple[pl.DataFrame, list[tuple[str, list[str]]]]  # records of the chunk; (path, errors) per file
+
+
+def extract_chunk(store: ObjectStore, source: str, items: list[tuple[str, str]]) -> ChunkResult:
+    """The records of a chunk of (path, object) as one frame, in file order, and each file's extractor errors.
+
+    ruff runs once over the chunk's Python files. Returning a frame (Arrow when it crosses from a
+    worker) spares the parent a Python object per value of every record.
+    """
     data = {path: store.get(obj) for path, obj in items}
     python = [(path, data[path]) for path, _ in items if lang_hint(path) == "python"]
     found = lint(python)
-    out = []
+    columns: dict[str, list] = {name: [] for name in FILE_RECORD_COLUMNS}
+    lists = [columns[name] for name in FILE_RECORD_COLUMNS]
+    per_file = []
     for path, obj in items:
         outcome = None
         if lang_hint(path) == "python":
             outcome = (found.findings[path], None) if path in found.findings else \
                 (None, found.errors.get(path, "ruff reported nothing for this file"))
         records, errors = extract_file(data.pop(path), path, outcome)
-        out.append((path, [file_record_row(source, e, path, obj) for e in records], errors))
-    return out
+        for e in records:
+            for values, value in zip(lists, file_record_row(source, e, path, obj), strict=True):
+                values.append(value)
+        per_file.append((path, errors))
+    return records_frame(columns), per_file
 
 
 def _worker_chunk(lake_root: str, storage_options: dict | None, source: str,
-                  items: list[tuple[str, str]]) -> list[tuple[str, list, list]]:
+                  items: list[tuple[str, str]]) -> ChunkResult:
     with paused_gc():  # as in build_evidence: ASTs are many small objects, and gc passes over them cost 2x
         return extract_chunk(ObjectStore(lake_root, storage_options), source, items)
 
 
 def iter_extracted(store: ObjectStore, source: str, items: list[tuple[str, str]], workers: int | None = None,
-                   chunk_files: int | None = None) -> Iterator[tuple[str, list, list]]:
-    """(path, rows, errors) for every (path, object), in order; chunks in a spawn pool when it pays."""
+                   chunk_files: int | None = None) -> Iterator[ChunkResult]:
+    """``extract_chunk`` of consecutive chunks of ``items``, in order; in a spawn pool when it pays."""
     workers = workers_setting() if workers is None else workers
     chunk_files = chunk_files or CHUNK_FILES
     chunks = [items[i:i + chunk_files] for i in range(0, len(items), chunk_files)]
     if workers <= 1 or len(items) < POOL_MIN_FILES or len(chunks) < 2:
         for chunk in chunks:
-            yield from extract_chunk(store, source, chunk)
+            yield extract_chunk(store, source, chunk)
         return
     done = 0
     try:
         with spawn_pool(min(workers, len(chunks))) as pool:
-            # a window of chunks in flight, each result dropped once yielded: the parent holds the rows of
-            # a few chunks, never of the corpus (all futures submitted up front kept every result alive)
+            # a window of chunks in flight, each result dropped once yielded: the parent holds a few
+            # chunks' results, never the corpus's (all futures submitted up front kept every result alive)
             window = max(2, 2 * workers)
             pending: deque = deque()
             submitted = 0
@@ -166,8 +194,8 @@ def iter_extracted(store: ObjectStore, source: str, items: list[tuple[str, str]]
                     submitted += 1
                 result = pending.popleft().result()
                 done += 1
-                yield from result
+                yield result
                 del result
     except BrokenProcessPool:  # a worker died (OOM killer, a main module spawn cannot import): finish here
         for chunk in chunks[done:]:
-            yield from extract_chunk(store, source, chunk)
+            yield extract_chunk(store, source, chunk)

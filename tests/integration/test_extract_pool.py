@@ -7,7 +7,6 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-import core.evidence as evidence
 import core.file_extraction as file_extraction
 from core.evidence import build_evidence
 from core.objects import ObjectStore
@@ -36,10 +35,9 @@ def snapshot(tmp_path_factory):
     return store, snap.files
 
 
-def _build(store, files, monkeypatch, workers: str, chunk: int, rows: int = evidence.CHUNK_ROWS):
+def _build(store, files, monkeypatch, workers: str, chunk: int):
     monkeypatch.setenv("EVIDENCE_LAKE_WORKERS", workers)
     monkeypatch.setattr(file_extraction, "CHUNK_FILES", chunk)
-    monkeypatch.setattr(evidence, "CHUNK_ROWS", rows)
     monkeypatch.setattr(file_extraction, "POOL_MIN_FILES", 1)
     return build_evidence("s", "tree", DAY, files, store, "ts", NOW)
 
@@ -49,10 +47,10 @@ def test_two_workers_and_two_chunk_sizes_give_the_same_rows_in_the_same_order(sn
     one = _build(store, files, monkeypatch, "1", 200)
     assert one.records.height > 300 and one.receipt["files_extracted"] == files.height - 1  # all but blob.bin
     # 7-file chunks: more chunks than the pool's window, so results arrive while others wait to be sent;
-    # 37-row frames: the builder flushes mid-file-list many times
-    for workers, chunk, rows in (("2", 7, evidence.CHUNK_ROWS), ("2", 50, evidence.CHUNK_ROWS), ("1", 200, 37)):
-        other = _build(store, files, monkeypatch, workers, chunk, rows)
-        assert other.records.equals(one.records) and other.rejects.equals(one.rejects), (workers, chunk, rows)
+    # 3-file chunks in one process: a frame per chunk, joined in order
+    for workers, chunk in (("2", 7), ("2", 50), ("1", 3)):
+        other = _build(store, files, monkeypatch, workers, chunk)
+        assert other.records.equals(one.records) and other.rejects.equals(one.rejects), (workers, chunk)
         assert other.receipt == one.receipt
 
 
