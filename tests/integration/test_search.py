@@ -325,3 +325,11 @@ def test_rows_in_any_stored_order_and_an_orphan_posting_give_the_same_ranking(st
     for query in ("parse email message", "header", "json decoder scanstring"):
         assert rank_signature(shuffled.search(query, k=10)) == rank_signature(index.search(query, k=10))
         assert rank_signature(shuffled.search(query, k=10)) == _reference_bm25(built, query)
+
+
+def test_a_documents_table_listing_an_id_twice_is_refused_with_what_to_do(stdlib_index):
+    _, built = stdlib_index
+    documents = built.tables["index/documents"]
+    with pytest.raises(SearchError, match="lists an evidence id twice.*re-materialise"):
+        SearchIndex(built.tables["index/terms"], pl.concat([documents, documents.head(1)]),
+                    built.tables["index/term_stats"], [("std", DAY)])
