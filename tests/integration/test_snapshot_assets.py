@@ -171,3 +171,30 @@ def test_crc_check_catches_a_flipped_byte(instance, lake_root, sources_file):
     assert not evaluation.passed
     assert victim in evaluation.metadata["failures"].value
     assert "1 of 2 stored objects" in evaluation.description
+
+
+def test_both_determinism_checks_compare_against_one_reread_of_the_source(instance, lake_root, sources_file, tree):
+    """The step re-reads the source once for both checks; a file edited since the snapshot fails both."""
+    from checks.factories import PartitionReads
+    from checks.snapshots import snapshot_files_deterministic, snapshots_deterministic
+    from resources.lake import LakeResource
+    from resources.sources import SourcesResource
+
+    today = utc_today()
+    assert materialize_snapshot(instance, lake_root, sources_file, "docs", today, checks=False).success
+    lake, sources = LakeResource(root=str(lake_root)), SourcesResource(file=str(sources_file))
+    reads = PartitionReads(("docs", today), lake, sources)
+    assert snapshot_files_deterministic.rule(reads).passed
+    reread = reads.memo["reread_snapshot"]
+    assert snapshots_deterministic.rule(reads).passed and reads.memo["reread_snapshot"] is reread
+    (tree / "README.md").write_text("# Title\n\nedited after the snapshot\n")
+    reads = PartitionReads(("docs", today), lake, sources)
+    files, snap = snapshot_files_deterministic.rule(reads), snapshots_deterministic.rule(reads)
+    assert not files.passed and "re-reading the source gives different rows" in files.description
+    assert "README.md" in files.description
+    assert not snap.passed and files.metadata["recomputed_hash"] != files.metadata["stored_hash"]
+    past = PartitionReads(("docs", today - dt.timedelta(days=1)), lake, sources)  # a tree has no past
+    for rule in (snapshot_files_deterministic, snapshots_deterministic):
+        said = rule.rule(past)
+        assert said.passed and said.severity == dg.AssetCheckSeverity.WARN
+        assert said.description.startswith("not re-verifiable today")
