@@ -40,9 +40,9 @@ class SampledRebuild:
 
 
 def rebuild_sample(records: pl.DataFrame, paths: Collection[str], source: str, day: dt.date) -> SampledRebuild:
-    """Indexes built from the records of ``paths`` alone."""
+    """Indexes built from the records of ``paths`` alone (no manifest: the sample's hashes are not compared)."""
     chosen = records.filter(pl.col("path").is_in(sorted(paths)))
-    return SampledRebuild(build_indexes(chosen, source, day), chosen["evidence_id"])
+    return SampledRebuild(build_indexes(chosen, source, day, with_manifest=False), chosen["evidence_id"])
 
 
 def sample_differences(stored: Mapping[str, pl.DataFrame], sample: SampledRebuild) -> list[str]:

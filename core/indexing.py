@@ -44,7 +44,7 @@ NOT_SEARCHED_EXTRACTORS = ("ruff_diagnostics",)
 @dataclass
 class IndexBuild:
     tables: dict[str, pl.DataFrame]  # table_id -> frame
-    manifest: pl.DataFrame
+    manifest: pl.DataFrame | None  # None when built without one (a sampled check)
     reused: int = 0  # documents whose rows were copied from a prior index
 
 
@@ -123,13 +123,16 @@ class PriorIndex:
     symbols: pl.DataFrame
 
 
-def build_indexes(records: pl.DataFrame, source: str, day: dt.date, prior: PriorIndex | None = None) -> IndexBuild:
+def build_indexes(records: pl.DataFrame, source: str, day: dt.date, prior: PriorIndex | None = None,
+                  with_manifest: bool = True) -> IndexBuild:
     """All index tables for one partition of evidence/records, copying ``prior``'s rows of unchanged records.
 
-    The result is the same, row for row, with or without ``prior`` (test).
+    The result is the same, row for row, with or without ``prior`` (test). ``with_manifest=False``
+    skips hashing every table for the manifest (``manifest`` is then None): a sampled check
+    compares rows under its own keys and never reads it.
     """
     with paused_gc():
-        return _build(records, source, day, prior)
+        return _build(records, source, day, prior, with_manifest)
 
 
 def reusable_ids(rows: pl.DataFrame, records: pl.DataFrame, prior: PriorIndex) -> pl.Series:
@@ -144,7 +147,8 @@ def reusable_ids(rows: pl.DataFrame, records: pl.DataFrame, prior: PriorIndex) -
     return same.filter(~pl.col("evidence_id").is_in(moved["evidence_id"].implode()))["evidence_id"]
 
 
-def _build(records: pl.DataFrame, source: str, day: dt.date, prior: PriorIndex | None = None) -> IndexBuild:
+def _build(records: pl.DataFrame, source: str, day: dt.date, prior: PriorIndex | None = None,
+           with_manifest: bool = True) -> IndexBuild:
     docs: dict[str, list] = {k: [] for k in ("evidence_id", "kind", "path", "line", "title", "snippet")}
     sections: dict[str, list] = {c: [] for c in ("path", "heading", "level", "heading_path", "line_start",
                                                  "content_hash", "evidence_id")}  # + line_end, section_id below
@@ -226,7 +230,7 @@ def _build(records: pl.DataFrame, source: str, day: dt.date, prior: PriorIndex |
     terms_df = tables[INDEX_TERMS.table_id]
     stats = terms_df.group_by("term").agg(pl.len().cast(pl.Int64).alias("df")).sort("term")
     tables[INDEX_TERM_STATS.table_id] = INDEX_TERM_STATS.frame(stats, source, day)
-    return IndexBuild(tables, manifest(tables, records, source, day), reused.len())
+    return IndexBuild(tables, manifest(tables, records, source, day) if with_manifest else None, reused.len())
 
 
 _SYMBOL_COLUMNS = ("qualified_name", "name", "kind", "path", "line", "line_end", "signature", "doc", "evidence_id")
