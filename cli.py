@@ -220,6 +220,7 @@ def _execute_once(instance, source: str, day: dt.date, run_id: str | None, spec:
 
     from assets.partitions import partition_key
     from definitions import defs
+    from resources.run_in_process import run_in_process
 
     job = defs.resolve_job_def(spec.name)
     if spec.checks:
@@ -230,7 +231,8 @@ def _execute_once(instance, source: str, day: dt.date, run_id: str | None, spec:
     if not where:  # a checks-only job has no partitions_def: the partition travels as a run tag
         tags["dagster/partition"] = str(key)
     started = time.perf_counter()
-    result = job.execute_in_process(
+    result = run_in_process(  # execute_in_process without holding every output frame until the run ends
+        job,
         instance=instance,
         raise_on_error=False,
         run_id=run_id,
@@ -1009,10 +1011,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from core.replay import latest_batch, reproducibility, scorecard
     from core.snapshot import utc_today
     from definitions import defs
+    from resources.run_in_process import run_in_process
 
     day = args.day or utc_today()
-    result = defs.resolve_job_def("main_job").execute_in_process(
-        instance=instance, partition_key=partition_key(args.source, day), raise_on_error=False,
+    result = run_in_process(
+        defs.resolve_job_def("main_job"), instance=instance, partition_key=partition_key(args.source, day),
         asset_selection=[dg.AssetKey(c.asset_key) for c in (REPLAY_TASKS, REPLAY_RUNS, EXPAND_RECEIPTS)],
         run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}})
     if not result.success:
@@ -1075,13 +1078,14 @@ def cmd_drift(args: argparse.Namespace) -> int:
     from core.drift_report import over_time_png, plot_data, plot_png
     from core.lake import read_partitions, storage_options_from_env
     from definitions import defs
+    from resources.run_in_process import run_in_process
 
     config = {"ops": {"drift__reports": {"config": {"baseline": args.baseline}}}}
     job = defs.resolve_job_def("drift_job")
     run_ids = {}
     for day in days:  # in order: drift_since of a day builds on the days before it
-        result = job.execute_in_process(
-            instance=instance, partition_key=partition_key(args.source, day), raise_on_error=False,
+        result = run_in_process(
+            job, instance=instance, partition_key=partition_key(args.source, day),
             run_config={**config, "loggers": {"console": {"config": {"log_level": "CRITICAL"}}}})
         if not result.success:
             failure = next((e.step_failure_data.error for e in result.all_events if e.is_step_failure), None)

@@ -81,7 +81,7 @@ def main_job(work: Path, tree: Path, sample: str) -> dict:
         raise SystemExit(f"evidence-lake run failed:\n{out.decode(errors='replace')[-3000:]}")
     split = step_split(work / "home")
     return {"wall": wall, "peak_rss_mib": usage.ru_maxrss / 1024, **split,
-            "step_rss": sampler.peaks(split["windows"])}
+            "step_rss": sampler.peaks(split["windows"]), "step_growth": sampler.growth(split["windows"])}
 
 
 class RssSampler(threading.Thread):
@@ -111,6 +111,15 @@ class RssSampler(threading.Thread):
         """Peak MiB sampled inside each step's (start, end) window."""
         return {step: max((mib for t, mib in self.samples if lo <= t <= hi), default=0.0)
                 for step, (lo, hi) in windows.items()}
+
+    def growth(self, windows: dict[str, tuple[float, float]]) -> dict[str, float]:
+        """Each step's peak above the resident memory it started with: its own working set, apart
+        from what earlier steps left resident (the allocators keep freed memory for a while)."""
+        out = {}
+        for step, (lo, hi) in windows.items():
+            inside = [mib for t, mib in self.samples if lo <= t <= hi]
+            out[step] = max(inside) - inside[0] if inside else 0.0
+        return out
 
 
 def step_split(home: Path) -> dict:
@@ -151,6 +160,8 @@ def main() -> None:
             ordered = sorted(got["step_rss"], key=lambda k: got["windows"][k][0])
             print("        peak RSS by step, in run order: "
                   + ", ".join(f"{k} {got['step_rss'][k]:.0f}" for k in ordered) + " (MiB)")
+            print("        growth within each step (peak - RSS at its start): "
+                  + ", ".join(f"{k} +{got['step_growth'][k]:.0f}" for k in ordered) + " (MiB)")
 
 
 if __name__ == "__main__":
