@@ -171,9 +171,7 @@ def _numbered_postings(terms: pl.DataFrame, documents: pl.DataFrame) -> pl.DataF
     postings = pl.concat(pieces) if pieces else pl.DataFrame(schema={"term": pl.Utf8, "tf": pl.Int64,
                                                                      "doc": pl.UInt32})
     del pieces
-    term = postings["term"]
-    grouped = term.len() < 2 or bool((term.slice(1) >= term.slice(0, term.len() - 1)).all())
-    return postings if grouped else postings.sort("term")
+    return postings if postings["term"].is_sorted() else postings.sort("term")
 
 
 def search(root: str, query: str, sources: Sequence[str] | None = None, day: dt.date | None = None, k: int = 10,
