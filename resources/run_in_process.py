@@ -24,7 +24,11 @@ def run_in_process(job: dg.JobDefinition, *, instance: dg.DagsterInstance, parti
                    run_config: Mapping[str, Any] | None = None, tags: Mapping[str, str] | None = None,
                    run_id: str | None = None, asset_selection: Sequence[dg.AssetKey] | None = None,
                    raise_on_error: bool = False) -> dg.ExecuteInProcessResult:
-    """``job.execute_in_process(...)`` with the same arguments, minus the in-memory copy of every output."""
+    """``job.execute_in_process(...)`` minus the in-memory copy of every output.
+
+    The same arguments, except that ``raise_on_error`` defaults to False: the CLI reports a failed
+    step from the run's events, as it did when it passed False to ``execute_in_process``.
+    """
     from dagster._core.definitions.job_base import InMemoryJob
     from dagster._core.definitions.partitions.context import partition_loading_context
     from dagster._core.execution.execute_in_process import (
