@@ -99,7 +99,7 @@ class TableContract:
         if isinstance(cols, pl.DataFrame):
             df = cols.select([pl.col(n).cast(schema[n]) for n in names])
         else:
-            df = pl.DataFrame([_series(n, cols[n], schema[n]) for n in names])
+            df = pl.DataFrame([typed_series(n, cols[n], schema[n]) for n in names])
         return self.stamp(df, source, day, **constants)
 
     def conform(self, df: pl.DataFrame) -> pl.DataFrame:
@@ -112,7 +112,7 @@ class TableContract:
         return df.select(wanted)
 
 
-def _series(name: str, values: list, dtype: pl.DataType) -> pl.Series:
+def typed_series(name: str, values: list, dtype: pl.DataType) -> pl.Series:
     """A typed column from Python values; lists of strings go through pyarrow (16x faster than polars'
     per-row conversion of nested values: 2.3 s for 200k heading paths)."""
     if dtype == pl.List(pl.Utf8) and not isinstance(values, pl.Series):
