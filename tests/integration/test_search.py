@@ -215,10 +215,12 @@ def test_derived_replay_tasks_on_a_stdlib_subset_meet_the_issue_11_targets(stdli
     assert hit_at_10 >= 0.95 and mrr >= 0.85, (hit_at_10, mrr, len(tasks))
 
 
-def test_the_index_is_the_same_whatever_the_chunk_or_the_workers(stdlib_evidence, monkeypatch):
-    """Documents are indexed a chunk at a time (bounded memory), in a spawn pool when it pays (issue 15): neither
-    the chunk size nor the worker count shows in the rows. Sections (their ids are made in the chunk) and a
-    document without a single term (dropped, with its section) ride along with the json and email symbols."""
+def test_the_index_is_the_same_whatever_the_tokenising_chunk(stdlib_evidence, monkeypatch):
+    """Documents are indexed a chunk at a time (bounded memory); the chunk size never shows in the rows.
+
+    Sections (their ids are made in the chunk) and a document without a single term (dropped, with
+    its section) ride along with the json and email symbols.
+    """
     import core.indexing
     from benchmarks.search import synthetic_records
 
@@ -228,26 +230,16 @@ def test_the_index_is_the_same_whatever_the_chunk_or_the_workers(stdlib_evidence
         pl.lit("0" * 64).alias("evidence_id"), pl.lit("a/b").alias("path"),
         pl.lit('{"content_hash":"c","heading":"The","heading_path":[],"level":1,"text":"of the"}').alias("payload"))
     records = pl.concat([stdlib_evidence.select(columns), sections, termless])
-    monkeypatch.setenv("EVIDENCE_LAKE_WORKERS", "1")
     one = build_indexes(records, "std", DAY)
     assert one.tables["index/terms"].height > 10_000 and one.tables["index/sections"].height == 300
     assert "0" * 64 not in one.tables["index/documents"]["evidence_id"].to_list()
     assert one.tables["index/symbols"].height > 500
-    for workers, chunk in (("1", 50), ("2", 997), ("2", 311)):
-        monkeypatch.setenv("EVIDENCE_LAKE_WORKERS", workers)
+    for chunk in (50, 311, 997):
         monkeypatch.setattr(core.indexing, "TOKENISE_CHUNK_DOCS", chunk)
-        monkeypatch.setattr(core.indexing, "POOL_MIN_DOCS", 1)
-        if workers == "2":  # every chunk must be indexed by a worker: the parent's own path would raise
-            monkeypatch.setattr(core.indexing, "index_chunk", _not_in_the_parent)
         again = build_indexes(records, "std", DAY)
-        monkeypatch.undo()
         for name, table in one.tables.items():
-            assert again.tables[name].equals(table), (workers, chunk, name)
-        assert again.manifest.equals(one.manifest), (workers, chunk)
-
-
-def _not_in_the_parent(*args, **kwargs):
-    raise AssertionError("a chunk was indexed in the parent process, not in the pool")
+            assert again.tables[name].equals(table), (chunk, name)
+        assert again.manifest.equals(one.manifest), chunk
 
 
 def test_an_index_built_on_a_prior_one_equals_a_full_build(stdlib_evidence, tmp_path):
