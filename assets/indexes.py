@@ -64,20 +64,29 @@ def prior_index(instance: dg.DagsterInstance, lake: LakeResource, source: str, d
     return PriorIndex(*frames), f"rows of unchanged records copied from {key}"
 
 
-@dg.multi_asset(outs=OUTS, ins={"records": dg.AssetIn(key=EVIDENCE_RECORDS.asset_key)},
-                partitions_def=lake_partitions, group_name="index")
-def indexes(context: dg.AssetExecutionContext, records: pl.DataFrame, lake: LakeResource):
-    """Rebuildable search and lookup indexes over the partition's evidence (unchanged records' rows reused)."""
+@dg.multi_asset(outs=OUTS, deps=[dg.AssetKey(EVIDENCE_RECORDS.asset_key)], partitions_def=lake_partitions,
+                group_name="index")
+def indexes(context: dg.AssetExecutionContext, lake: LakeResource):
+    """Rebuildable search and lookup indexes over the partition's evidence (unchanged records' rows reused).
+
+    The evidence is read here rather than passed in by the IO manager: Dagster holds an input until
+    the step ends, and this step can drop it (and each table once written) before the next write.
+    """
     source, day = current_partition(context)
+    records = lake.read(EVIDENCE_RECORDS, [(source, day)])
     prior, why = prior_index(context.instance, lake, source, day)
     built = build_indexes(records, source, day, prior)
+    indexed = records.height
+    del records, prior
     rows = dict(zip(built.manifest["index_name"].to_list(), built.manifest["rows"].to_list(), strict=True))
-    context.log.info(f"indexed {records.height} evidence records: {rows}; {built.reused} documents reused ({why})")
+    context.log.info(f"indexed {indexed} evidence records: {rows}; {built.reused} documents reused ({why})")
     for contract in INDEX_TABLES:
         manifest_row = built.manifest.filter(pl.col("index_name") == contract.table_id).row(0, named=True)
-        yield dg.Output(built.tables[contract.table_id], output_name=contract.name,
+        table = built.tables.pop(contract.table_id)  # written, then freed before the next table
+        yield dg.Output(table, output_name=contract.name,
                         metadata={"index_hash": manifest_row["index_hash"], "reused_documents": built.reused,
                                   "reuse": why})
+        del table
     yield dg.Output(built.manifest, output_name=INDEX_MANIFEST.name, metadata={
         "evidence_hash": built.manifest["evidence_hash"][0] if built.manifest.height else "",
         "rows": dg.MetadataValue.json(rows),
