@@ -40,6 +40,15 @@ class PartitionReads:
             self._tables[contract.table_id] = self.lake.read(contract, [self.partition])
         return self._tables[contract.table_id]
 
+    def columns(self, contract: TableContract, names: Sequence[str], where: pl.Expr | None = None) -> pl.DataFrame:
+        """Only ``names`` of the partition (rows matching ``where``): from the whole table when this step
+        has read it already, else a projection read from the lake (a sliver of a wide table, e.g. the
+        evidence paths, costs a fraction of the memory). Not memoised: callers keep what they reuse."""
+        whole = self._tables.get(contract.table_id)
+        if whole is not None:
+            return (whole if where is None else whole.filter(where)).select(names)
+        return self.lake.read_columns(contract, [self.partition], names, where)
+
     @property
     def where(self) -> str:
         return f"{self.partition[0]}/{self.partition[1]}"

@@ -30,6 +30,9 @@ MANIFEST_KEY = dg.AssetKey(INDEX_MANIFEST.asset_key)
 EVIDENCE_KEY = dg.AssetKey(EVIDENCE_RECORDS.asset_key)
 INDEX_KEYS = [dg.AssetKey(c.asset_key) for c in INDEX_TABLES]
 QUERY_COUNT = 8
+# what a sampled rebuild reads of the evidence (the sampled files' rows only): not locator, object,
+# hashes or times, which no index row is built from
+REBUILD_COLUMNS = ["evidence_id", "kind", "extractor", "path", "line_start", "line_end", "payload"]
 
 
 def fixed_queries(documents: pl.DataFrame) -> list[str]:
@@ -49,7 +52,7 @@ def _others(key: dg.AssetKey) -> list[dg.AssetKey]:
 def _sample(reads: PartitionReads) -> Sample:
     """The files whose evidence the index checks rebuild (EVIDENCE_LAKE_CHECK_SAMPLE), once per step."""
     if "index_sample" not in reads.memo:
-        paths = reads.table(EVIDENCE_RECORDS)["path"].unique().to_list()
+        paths = reads.columns(EVIDENCE_RECORDS, ["path"])["path"].unique().to_list()
         reads.memo["index_sample"] = sample_paths(paths, reads.partition[0], reads.partition[1].isoformat())
     return reads.memo["index_sample"]
 
@@ -64,8 +67,9 @@ def _rebuilt(reads: PartitionReads):
 def _rebuilt_sample(reads: PartitionReads) -> SampledRebuild:
     """The sampled files' indexes rebuilt in memory, once per check step."""
     if "rebuilt_sample" not in reads.memo:
-        reads.memo["rebuilt_sample"] = rebuild_sample(reads.table(EVIDENCE_RECORDS), _sample(reads).paths,
-                                                      *reads.partition)
+        paths = _sample(reads).paths
+        records = reads.columns(EVIDENCE_RECORDS, REBUILD_COLUMNS, pl.col("path").is_in(sorted(paths)))
+        reads.memo["rebuilt_sample"] = rebuild_sample(records, paths, *reads.partition)
     return reads.memo["rebuilt_sample"]
 
 
@@ -153,7 +157,7 @@ def index_rebuild_equivalence(reads: PartitionReads) -> dg.AssetCheckResult:
                  additional_deps=_others(dg.AssetKey(INDEX_DOCUMENTS.asset_key)),
                  description="Every evidence_id in every index table exists in evidence/records of the partition.")
 def index_referential(reads: PartitionReads) -> dg.AssetCheckResult:
-    known = reads.table(EVIDENCE_RECORDS).select("evidence_id").unique()
+    known = reads.columns(EVIDENCE_RECORDS, ["evidence_id"]).unique()
     dangling = {}
     for contract in INDEX_TABLES:
         if "evidence_id" not in contract.polars_schema:

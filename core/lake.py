@@ -345,8 +345,14 @@ def read_partitions(
     storage_options: dict[str, str] | None = None,
     version: int | None = None,
     verify: bool | None = None,
+    columns: Sequence[str] | None = None,
+    where: pl.Expr | None = None,
 ) -> pl.DataFrame:
     """Rows of ``partitions`` (all rows when None); an absent table reads as empty.
+
+    ``columns`` and ``where`` read a projection (only those columns, only matching rows) straight
+    from the scan, for a step that needs a sliver of a wide partition. A projection is not the
+    partition: it cannot be verified (``verify=True`` is refused) and carries no content hash.
 
     A data file that the log lists but that is missing or unreadable raises
     LakeReadError naming the file: never an empty or partial result. ``verify`` (default: on,
@@ -354,15 +360,24 @@ def read_partitions(
     raises TamperedDataError naming table, partition and row (core.verified). The pipeline
     passes False: its checks verify and report instead of raising.
     """
+    projected = columns is not None or where is not None
+    if projected and verify:
+        raise ValueError(f"{contract.table_id}: a projected read (columns/where) cannot be verified; "
+                         "read whole partitions to verify them")
+    if columns is not None and (unknown := [c for c in columns if c not in contract.polars_schema]):
+        raise ValueError(f"{contract.table_id} has no column(s) {unknown}")
     table = open_table(root, contract, storage_options, version)
-    if table is None:
-        return contract.empty()
-    if partitions is not None and not partitions:
-        return contract.empty()
+    if table is None or (partitions is not None and not partitions):
+        empty = contract.empty()
+        return empty.select(columns) if columns is not None else empty
     try:
         lf = pl.scan_delta(table)
         if partitions is not None:
             lf = _only(lf, partitions)
+        if where is not None:
+            lf = lf.filter(where)
+        if columns is not None:
+            lf = lf.select(columns)
         df = lf.collect()
     except (KeyboardInterrupt, SystemExit):
         raise
@@ -374,6 +389,9 @@ def read_partitions(
             f"{type(exc).__name__}: {str(exc)[:300]}. Re-materialise the affected partitions, or restore the "
             "file from a backup; `DeltaTable(...).history()` shows which commit added it."
         ) from exc
+    if projected:
+        return df.select(columns) if columns is not None else df.select(
+            [c for c in contract.polars_schema if c in df.columns])
     present = [c for c in contract.polars_schema if c in df.columns]
     df = df.select(present)
     from core.verified import verification_on, verify_partitions

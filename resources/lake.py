@@ -44,6 +44,12 @@ class LakeResource(dg.ConfigurableResource):
     ) -> pl.DataFrame:
         return read_partitions(self.root_uri, contract, partitions, self.storage_options, version, verify=False)
 
+    def read_columns(self, contract: TableContract, partitions: Sequence[Partition], columns: Sequence[str],
+                     where: pl.Expr | None = None) -> pl.DataFrame:
+        """Only ``columns`` (and only rows matching ``where``) of the partitions: a projection, never verified."""
+        return read_partitions(self.root_uri, contract, partitions, self.storage_options, verify=False,
+                               columns=columns, where=where)
+
     def known_hash(self, contract: TableContract, partition: Partition) -> str | None:
         """The partition's content hash as written, if its files are unchanged since (see core.verified)."""
         table = self.table(contract)

@@ -82,3 +82,26 @@ def test_a_partition_read_opens_only_its_own_files(tmp_path):
     assert sorted(set(zip(pairs["source"].to_list(), pairs["day"].to_list(), strict=True))) == [
         ("t", DAY), ("u", OTHER)]
     assert pairs.height == 5 + 4
+
+
+def test_a_projected_read_returns_only_the_columns_and_rows_asked_and_is_never_a_partition(tmp_path):
+    """Checks read a sliver of a wide partition (the evidence paths, the sampled files' rows): only those
+    columns, in the order asked, only matching rows of this partition; it is refused where it could pass
+    for the partition (verification) and carries no content hash."""
+    from core.content_hash import _memo
+
+    root, _, _ = _lake(tmp_path)
+    _memo.clear()
+    sliver = read_partitions(root, SNAPSHOT_FILES, [("t", OTHER)], verify=False, columns=["size", "path"],
+                             where=pl.col("size") >= 4)
+    assert sliver.columns == ["size", "path"]
+    assert sliver.sort("size").rows() == [(4, "w1/f004.txt"), (5, "w1/f005.txt"), (6, "w1/f006.txt")]
+    assert not _memo  # a whole partition read remembers its writer's hash; a projection must not
+    whole = read_partitions(root, SNAPSHOT_FILES, [("t", OTHER)], verify=False)
+    assert whole.height == 7 and len(_memo) == 1
+    with pytest.raises(ValueError, match="cannot be verified"):
+        read_partitions(root, SNAPSHOT_FILES, [("t", DAY)], verify=True, columns=["path"])
+    with pytest.raises(ValueError, match="no column"):
+        read_partitions(root, SNAPSHOT_FILES, [("t", DAY)], verify=False, columns=["nope"])
+    absent = read_partitions(str(tmp_path / "empty"), SNAPSHOT_FILES, [("t", DAY)], verify=False, columns=["path"])
+    assert absent.columns == ["path"] and absent.height == 0
