@@ -16,7 +16,7 @@ from core.contracts import (
     INDEX_TABLES,
     INDEX_TERMS,
 )
-from core.indexing import INDEX_BUILDER_VERSION, PriorIndex, build_indexes
+from core.indexing import INDEX_BUILDER_VERSION, INDEX_INPUT, PriorIndex, build_indexes
 from core.lake import reuse_day
 from resources.lake import LakeResource
 
@@ -69,13 +69,18 @@ def prior_index(instance: dg.DagsterInstance, lake: LakeResource, source: str, d
 def indexes(context: dg.AssetExecutionContext, lake: LakeResource):
     """Rebuildable search and lookup indexes over the partition's evidence (unchanged records' rows reused).
 
-    The evidence is read here rather than passed in by the IO manager: Dagster holds an input until
-    the step ends, and this step can drop it (and each table once written) before the next write.
+    The evidence is read here rather than passed in by the IO manager: only the columns an index is
+    built from, and Dagster holds an input until the step ends, where this step drops it (and each
+    table once written) before the next write.
     """
     source, day = current_partition(context)
-    records = lake.read(EVIDENCE_RECORDS, [(source, day)])
+    # the index reads seven of the evidence's columns; the manifest names the whole partition's hash, which
+    # the writer recorded (files unchanged since), else the whole partition is read to hash it
+    evidence_hash = lake.known_hash(EVIDENCE_RECORDS, (source, day))
+    records = (lake.read(EVIDENCE_RECORDS, [(source, day)]) if evidence_hash is None
+               else lake.read_columns(EVIDENCE_RECORDS, [(source, day)], INDEX_INPUT))
     prior, why = prior_index(context.instance, lake, source, day)
-    built = build_indexes(records, source, day, prior)
+    built = build_indexes(records, source, day, prior, evidence_hash=evidence_hash)
     indexed = records.height
     del records, prior
     rows = dict(zip(built.manifest["index_name"].to_list(), built.manifest["rows"].to_list(), strict=True))

@@ -126,15 +126,20 @@ class PriorIndex:
 
 
 def build_indexes(records: pl.DataFrame, source: str, day: dt.date, prior: PriorIndex | None = None,
-                  with_manifest: bool = True) -> IndexBuild:
+                  with_manifest: bool = True, evidence_hash: str | None = None) -> IndexBuild:
     """All index tables for one partition of evidence/records, copying ``prior``'s rows of unchanged records.
 
     The result is the same, row for row, with or without ``prior`` (test). ``with_manifest=False``
     skips hashing every table for the manifest (``manifest`` is then None): a sampled check
-    compares rows under its own keys and never reads it.
+    compares rows under its own keys and never reads it. ``records`` needs only ``INDEX_INPUT``
+    when ``evidence_hash`` (the partition's content hash, for the manifest) is given.
     """
     with paused_gc():
-        return _build(records, source, day, prior, with_manifest)
+        return _build(records, source, day, prior, with_manifest, evidence_hash)
+
+
+# the evidence columns an index is built from; the others (locator, object, hashes, times) are not read
+INDEX_INPUT = ("evidence_id", "kind", "extractor", "path", "line_start", "line_end", "payload")
 
 
 def reusable_ids(rows: pl.DataFrame, records: pl.DataFrame, prior: PriorIndex) -> pl.Series:
@@ -149,8 +154,8 @@ def reusable_ids(rows: pl.DataFrame, records: pl.DataFrame, prior: PriorIndex) -
     return same.filter(~pl.col("evidence_id").is_in(moved["evidence_id"].implode()))["evidence_id"]
 
 
-def _build(records: pl.DataFrame, source: str, day: dt.date, prior: PriorIndex | None = None,
-           with_manifest: bool = True) -> IndexBuild:
+def _build(records: pl.DataFrame, source: str, day: dt.date, prior: PriorIndex | None,
+           with_manifest: bool, evidence_hash: str | None) -> IndexBuild:
     rows = records.filter(pl.col("kind").is_in(SEARCHABLE_KINDS)
                           & ~pl.col("extractor").is_in(NOT_SEARCHED_EXTRACTORS)).select(
         *CHUNK_COLUMNS).sort("evidence_id")
@@ -196,7 +201,10 @@ def _build(records: pl.DataFrame, source: str, day: dt.date, prior: PriorIndex |
     terms_df = tables[INDEX_TERMS.table_id]
     stats = terms_df.group_by("term").agg(pl.len().cast(pl.Int64).alias("df")).sort("term")
     tables[INDEX_TERM_STATS.table_id] = INDEX_TERM_STATS.frame(stats, source, day)
-    return IndexBuild(tables, manifest(tables, records, source, day) if with_manifest else None, reused.len())
+    if with_manifest and evidence_hash is None:
+        evidence_hash = content_hash(records, EVIDENCE_RECORDS.key, EVIDENCE_RECORDS.volatile)
+    return IndexBuild(tables, manifest(tables, evidence_hash, source, day) if with_manifest else None,
+                      reused.len())
 
 
 CHUNK_COLUMNS = ("evidence_id", "kind", "path", "line_start", "line_end", "payload")
@@ -306,9 +314,8 @@ def with_symbol_ids(symbols: pl.DataFrame, source: str) -> pl.DataFrame:
     return ordered.with_columns((pl.lit(f"@{source}/") + pl.col("qualified_name") + suffix).alias("symbol_id"))
 
 
-def manifest(tables: dict[str, pl.DataFrame], records: pl.DataFrame, source: str, day: dt.date) -> pl.DataFrame:
-    """Rows and index_hash of each index, and the evidence content hash they were built from."""
-    evidence_hash = content_hash(records, EVIDENCE_RECORDS.key, EVIDENCE_RECORDS.volatile)
+def manifest(tables: dict[str, pl.DataFrame], evidence_hash: str, source: str, day: dt.date) -> pl.DataFrame:
+    """Rows and index_hash of each index, and the content hash of the evidence they were built from."""
     cols: dict[str, list] = {"index_name": [], "rows": [], "index_hash": [], "evidence_hash": []}
     for contract in INDEX_TABLES:
         df = tables[contract.table_id]

@@ -109,3 +109,35 @@ def test_rows_of_another_builder_version_or_edited_since_are_not_copied(tmp_path
             metadata={"content_hash": content_hash(docs, INDEX_DOCUMENTS.key, INDEX_DOCUMENTS.volatile)}))
         meta = _documents_output(_index_run(instance, lake, sources, DAY2))
         assert meta["reused_documents"] == 0 and "different runs" in meta["reuse"]
+
+
+def test_the_manifest_names_the_stored_evidence_hash_also_after_another_tool_rewrote_the_evidence(tmp_path):
+    """The index reads seven evidence columns and takes the evidence hash its writer recorded; once another
+    tool has rewritten the partition (a column the index never reads), it hashes the rows as stored."""
+    from deltalake import write_deltalake
+
+    from assets.partitions import partition_key
+    from core.content_hash import content_hash
+    from core.lake import partition_predicate, table_uri
+
+    def evidence_hash() -> str:
+        rows = read_partitions(str(lake), EVIDENCE_RECORDS, [("repo", DAY1)], verify=False)
+        return content_hash(rows, EVIDENCE_RECORDS.key, EVIDENCE_RECORDS.volatile)
+
+    def manifest_hashes() -> set[str]:
+        return set(read_partitions(str(lake), INDEX_MANIFEST, [("repo", DAY1)], verify=False)["evidence_hash"])
+
+    lake, sources = _lake(tmp_path)
+    with dg.instance_for_test() as instance:
+        _index_run(instance, lake, sources, DAY1)
+        written = evidence_hash()
+        assert manifest_hashes() == {written}
+        rows = read_partitions(str(lake), EVIDENCE_RECORDS, [("repo", DAY1)], verify=False)
+        write_deltalake(table_uri(str(lake), EVIDENCE_RECORDS),
+                        rows.with_columns(pl.col("extractor_version") + "-other").to_arrow(), mode="overwrite",
+                        predicate=partition_predicate([("repo", DAY1)]))
+        assert evidence_hash() != written
+        result = dg.materialize([index_assets.indexes], partition_key=partition_key("repo", DAY1),
+                                instance=instance, resources=resources_for(lake, sources))
+        assert result.success
+        assert manifest_hashes() == {evidence_hash()}
