@@ -6,9 +6,10 @@ import polars as pl
 from assets.context import current_partition, md_table
 from assets.partitions import lake_partitions
 from core.contracts import DISTILL_DATASETS, DISTILL_SCORES, EVIDENCE_RECORDS
-from core.distill import build_datasets, build_scores
+from core.distill import DISTILL_INPUT, build_datasets, build_scores
 from core.project import eval_ratio
 from core.scoring import SCORER_VERSION
+from resources.lake import LakeResource
 
 SCOPE = {"write_scope": {"scorer_version": [SCORER_VERSION]}}  # a new version never removes the old one's rows
 
@@ -31,15 +32,21 @@ def score_histogram(scores: pl.DataFrame, bins: int = 10) -> dg.MetadataValue:
         "datasets": dg.AssetOut(key=DISTILL_DATASETS.asset_key, description=DISTILL_DATASETS.description,
                                 kinds={"polars", "deltalake"}, metadata=SCOPE),
     },
-    ins={"records": dg.AssetIn(key=EVIDENCE_RECORDS.asset_key)},
+    deps=[dg.AssetKey(EVIDENCE_RECORDS.asset_key)],
     partitions_def=lake_partitions,
     group_name="distill",
 )
-def distill(context: dg.AssetExecutionContext, records: pl.DataFrame):
-    """Score every scorable evidence record (rubric v{SCORER_VERSION}) and build sft/preference/rag examples."""
+def distill(context: dg.AssetExecutionContext, lake: LakeResource):
+    """Score every scorable evidence record (rubric v{SCORER_VERSION}) and build sft/preference/rag examples.
+
+    Reads the four evidence columns it uses itself (not as a Dagster input, which the step would hold
+    to its end), and drops them before the writes.
+    """
     source, day = current_partition(context)
+    records = lake.read_columns(EVIDENCE_RECORDS, [(source, day)], DISTILL_INPUT)
     scores = build_scores(records, source, day)
     datasets = build_datasets(records, scores, source, day, eval_ratio())
+    del records
     categories = dict(sorted(scores.group_by("category").len().iter_rows()))
     sizes = {f"{d}/{s}": n for d, s, n in datasets.group_by("dataset", "split").len().sort("dataset", "split")
              .iter_rows()}

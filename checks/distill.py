@@ -9,7 +9,7 @@ from checks.factories import PartitionCheck, PartitionReads, check_step, partiti
 from core.check_sample import CheckSampleError, sample_paths
 from core.content_hash import content_hash, first_difference
 from core.contracts import DISTILL_DATASETS, DISTILL_SCORES, EVIDENCE_RECORDS
-from core.distill import build_datasets, build_scores
+from core.distill import DISTILL_INPUT, build_datasets, build_scores
 from core.distill_check import distill_sample_differences
 from core.project import eval_ratio
 from core.scoring import SCORER_VERSION
@@ -29,8 +29,7 @@ def _current(df: pl.DataFrame) -> pl.DataFrame:
 def no_accepted_ungrounded(reads: PartitionReads) -> dg.AssetCheckResult:
     accepted = reads.table(DISTILL_SCORES).filter(
         (pl.col("kind") == "session") & (pl.col("category") == "accepted")).select("evidence_id", "scorer_version")
-    records = reads.table(EVIDENCE_RECORDS).filter(pl.col("kind") == "session").select(
-        "evidence_id", "payload")
+    records = reads.columns(EVIDENCE_RECORDS, ["evidence_id", "payload"], pl.col("kind") == "session")
     grounded = {eid: orjson.loads(p).get("grounded_in_roster") is True for eid, p in records.iter_rows()}
     alarms = [{"evidence_id": e, "scorer_version": v} for e, v in accepted.iter_rows() if not grounded.get(e)]
     return dg.AssetCheckResult(passed=not alarms, metadata={"accepted_sessions": accepted.height,
@@ -41,7 +40,7 @@ def no_accepted_ungrounded(reads: PartitionReads) -> dg.AssetCheckResult:
 @partition_check(SCORES_KEY, "distill_referential", blocking=True, additional_deps=[EVIDENCE_KEY, DATASETS_KEY],
                  description="Every evidence_id in scores and datasets exists in evidence/records of the partition.")
 def distill_referential(reads: PartitionReads) -> dg.AssetCheckResult:
-    known = set(reads.table(EVIDENCE_RECORDS)["evidence_id"].to_list())
+    known = set(reads.columns(EVIDENCE_RECORDS, ["evidence_id"])["evidence_id"].to_list())
     in_scores = set(reads.table(DISTILL_SCORES)["evidence_id"].to_list())
     in_datasets = set(reads.table(DISTILL_DATASETS)["evidence_ids"].explode().drop_nulls().to_list())
     dangling = sorted((in_scores | in_datasets) - known)
@@ -55,7 +54,7 @@ def distill_referential(reads: PartitionReads) -> dg.AssetCheckResult:
                  "sample of files (and every session), each scored with the whole partition's context.")
 def distill_deterministic(reads: PartitionReads) -> dg.AssetCheckResult:
     partition = reads.partition
-    records = reads.table(EVIDENCE_RECORDS)
+    records = reads.columns(EVIDENCE_RECORDS, DISTILL_INPUT)
     try:
         sample = sample_paths(records["path"].unique().to_list(), partition[0], partition[1].isoformat())
     except CheckSampleError as exc:
@@ -81,8 +80,9 @@ def distill_deterministic(reads: PartitionReads) -> dg.AssetCheckResult:
                  description="An example already present in another partition of the source keeps its split.")
 def split_stable(reads: PartitionReads) -> dg.AssetCheckResult:
     source, day = reads.partition
-    everything = reads.lake.read(DISTILL_DATASETS).filter(pl.col("source") == source).select(
-        "day", "dataset", "example_id", "split")
+    # every day of this source, and only those: the filter prunes the scan to the source's files
+    everything = reads.lake.read_columns(DISTILL_DATASETS, None, ["day", "dataset", "example_id", "split"],
+                                         pl.col("source") == source)
     here = everything.filter(pl.col("day") == day)
     others = everything.filter(pl.col("day") != day).unique(["dataset", "example_id", "split"])
     moved = here.join(others, on=["dataset", "example_id"], how="inner", suffix="_elsewhere").filter(

@@ -26,6 +26,7 @@ from core.perf import paused_gc
 from core.scoring import NOT_SCORED, SCORER, SCORER_VERSION, score_record
 
 DEFAULT_EVAL_RATIO = 0.1
+DISTILL_INPUT = ("evidence_id", "kind", "path", "payload")  # the evidence columns scores and datasets read
 
 
 def split_for(example_id: str, eval_ratio: float = DEFAULT_EVAL_RATIO) -> str:

@@ -44,9 +44,10 @@ class LakeResource(dg.ConfigurableResource):
     ) -> pl.DataFrame:
         return read_partitions(self.root_uri, contract, partitions, self.storage_options, version, verify=False)
 
-    def read_columns(self, contract: TableContract, partitions: Sequence[Partition], columns: Sequence[str],
+    def read_columns(self, contract: TableContract, partitions: Sequence[Partition] | None, columns: Sequence[str],
                      where: pl.Expr | None = None) -> pl.DataFrame:
-        """Only ``columns`` (and only rows matching ``where``) of the partitions: a projection, never verified."""
+        """Only ``columns`` (and only rows matching ``where``) of the partitions (all when None): a projection,
+        never verified."""
         return read_partitions(self.root_uri, contract, partitions, self.storage_options, verify=False,
                                columns=columns, where=where)
 

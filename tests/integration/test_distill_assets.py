@@ -88,3 +88,33 @@ def test_the_ungrounded_alarm_fires_on_a_corrupted_score(instance, lake_root, kb
     evaluation = next(e for e in result.get_asset_check_evaluations() if e.check_name == "no_accepted_ungrounded")
     assert not evaluation.passed and ungrounded[0] in evaluation.metadata["alarms"].value
     assert read_partitions(str(lake_root), DISTILL_DATASETS, partition).height > 0
+
+
+def test_split_stable_compares_with_this_sources_other_days_only(tmp_path):
+    """An example id another source splits differently is no failure; the same source's other day is."""
+    from checks.distill import split_stable
+    from checks.factories import PartitionReads
+    from core.scoring import SCORER_VERSION
+    from resources.lake import LakeResource
+    from resources.sources import SourcesResource
+
+    root = str(tmp_path / "lake")
+
+    def write(source: str, day: dt.date, split: str) -> None:
+        frame = DISTILL_DATASETS.frame({"dataset": ["rag"], "example_id": ["e" * 64], "split": [split],
+                                        "evidence_ids": [["a" * 64]], "example": ["{}"]}, source, day,
+                                       scorer_version=SCORER_VERSION)
+        write_partitions(root, DISTILL_DATASETS, frame, [(source, day)])
+
+    def verdict(source: str, day: dt.date):
+        reads = PartitionReads((source, day), LakeResource(root=root), SourcesResource(file=str(tmp_path / "s.toml")))
+        return split_stable.rule(reads)
+
+    write("a", START, "train")
+    write("b", START + dt.timedelta(days=1), "eval")  # another source: its own split of the same id
+    write("a", START + dt.timedelta(days=1), "train")
+    result = verdict("a", START + dt.timedelta(days=1))
+    assert result.passed and result.metadata["seen_before"].value == 1
+    write("a", START + dt.timedelta(days=2), "eval")  # this source's earlier days said train
+    result = verdict("a", START + dt.timedelta(days=2))
+    assert not result.passed and "1 examples changed split" in result.description
