@@ -107,19 +107,18 @@ class RssSampler(threading.Thread):
             kib = next((int(line.split()[1]) for line in text.splitlines() if line.startswith("VmRSS:")), 0)
             self.samples.append((time.time(), kib / 1024))
 
+    def _inside(self, lo: float, hi: float) -> list[float]:
+        return [mib for t, mib in self.samples if lo <= t <= hi]
+
     def peaks(self, windows: dict[str, tuple[float, float]]) -> dict[str, float]:
         """Peak MiB sampled inside each step's (start, end) window."""
-        return {step: max((mib for t, mib in self.samples if lo <= t <= hi), default=0.0)
-                for step, (lo, hi) in windows.items()}
+        return {step: max(self._inside(lo, hi), default=0.0) for step, (lo, hi) in windows.items()}
 
     def growth(self, windows: dict[str, tuple[float, float]]) -> dict[str, float]:
         """Each step's peak above the resident memory it started with: its own working set, apart
         from what earlier steps left resident (the allocators keep freed memory for a while)."""
-        out = {}
-        for step, (lo, hi) in windows.items():
-            inside = [mib for t, mib in self.samples if lo <= t <= hi]
-            out[step] = max(inside) - inside[0] if inside else 0.0
-        return out
+        inside = {step: self._inside(lo, hi) for step, (lo, hi) in windows.items()}
+        return {step: max(mib) - mib[0] if mib else 0.0 for step, mib in inside.items()}
 
 
 def step_split(home: Path) -> dict:

@@ -22,7 +22,7 @@ from core.index_check import (
     rebuild_sample,
     sample_differences,
 )
-from core.indexing import build_indexes
+from core.indexing import INDEX_INPUT, build_indexes
 from core.search import SearchIndex, rank_signature
 from core.tokenize import query_terms
 
@@ -30,9 +30,6 @@ MANIFEST_KEY = dg.AssetKey(INDEX_MANIFEST.asset_key)
 EVIDENCE_KEY = dg.AssetKey(EVIDENCE_RECORDS.asset_key)
 INDEX_KEYS = [dg.AssetKey(c.asset_key) for c in INDEX_TABLES]
 QUERY_COUNT = 8
-# what a sampled rebuild reads of the evidence (the sampled files' rows only): not locator, object,
-# hashes or times, which no index row is built from
-REBUILD_COLUMNS = ["evidence_id", "kind", "extractor", "path", "line_start", "line_end", "payload"]
 
 
 def fixed_queries(documents: pl.DataFrame) -> list[str]:
@@ -68,7 +65,8 @@ def _rebuilt_sample(reads: PartitionReads) -> SampledRebuild:
     """The sampled files' indexes rebuilt in memory, once per check step."""
     if "rebuilt_sample" not in reads.memo:
         paths = _sample(reads).paths
-        records = reads.columns(EVIDENCE_RECORDS, REBUILD_COLUMNS, pl.col("path").is_in(sorted(paths)))
+        # only the sampled files' rows, and only the columns an index is built from
+        records = reads.columns(EVIDENCE_RECORDS, INDEX_INPUT, pl.col("path").is_in(sorted(paths)))
         reads.memo["rebuilt_sample"] = rebuild_sample(records, paths, *reads.partition)
     return reads.memo["rebuilt_sample"]
 

@@ -383,17 +383,15 @@ def read_partitions(
         raise
     except BaseException as exc:  # polars/delta-rs raise several types, a Rust panic included (BaseException)
         culprit = _broken_data_file(table)
-        where = f"; broken data file: {culprit}" if culprit else ""
+        broken = f"; broken data file: {culprit}" if culprit else ""
         raise LakeReadError(
-            f"cannot read {contract.table_id} at {table_uri(root, contract)} (version {table.version()}){where}: "
+            f"cannot read {contract.table_id} at {table_uri(root, contract)} (version {table.version()}){broken}: "
             f"{type(exc).__name__}: {str(exc)[:300]}. Re-materialise the affected partitions, or restore the "
             "file from a backup; `DeltaTable(...).history()` shows which commit added it."
         ) from exc
+    df = df.select(list(columns) if columns is not None else [c for c in contract.polars_schema if c in df.columns])
     if projected:
-        return df.select(columns) if columns is not None else df.select(
-            [c for c in contract.polars_schema if c in df.columns])
-    present = [c for c in contract.polars_schema if c in df.columns]
-    df = df.select(present)
+        return df
     from core.verified import verification_on, verify_partitions
 
     if verification_on() if verify is None else verify:
