@@ -57,16 +57,34 @@ def to_jsonable(series: pl.Series) -> list:
     return series.to_list()
 
 
-def sorted_for_hash(df: pl.DataFrame, key: Sequence[str], volatile: Iterable[str] = ()) -> pl.DataFrame:
-    """Drop volatile columns, order columns by name and rows by key then the other columns."""
+def hash_order(df: pl.DataFrame, key: Sequence[str], volatile: Iterable[str] = ()) -> tuple[pl.DataFrame,
+                                                                                          pl.Series | None]:
+    """The hashed columns (volatile dropped, ordered by name) and the row order they are read in (None: as is).
+
+    Rows go by key, then by every other sortable column, so ties cannot reorder. When no two rows
+    share a key (an evidence id, a posting's term and document) the other columns never decide, and
+    the order is computed on the key alone: row-encoding every column of a wide partition (evidence
+    payloads) for a sort cost more than hashing it. The order is an index, not a sorted copy of the
+    partition: the hash gathers a piece of one column at a time.
+    """
     drop = [c for c in volatile if c in df.columns]
     kept = df.drop(drop)
     kept = kept.select(sorted(kept.columns))
+    keys = [c for c in key if c in kept.columns]
     tie_breakers = [c for c in kept.columns if c not in key and not isinstance(kept[c].dtype, _UNSORTABLE)]
-    order = [c for c in key if c in kept.columns] + tie_breakers
-    if order and kept.height > 1 and not strictly_ordered(kept, [c for c in key if c in kept.columns]):
-        kept = kept.sort(order, nulls_last=True, maintain_order=True)
-    return kept
+    order = keys + tie_breakers
+    if not order or kept.height < 2 or strictly_ordered(kept, keys):
+        return kept, None
+    if keys and not any(isinstance(kept[c].dtype, _UNSORTABLE) for c in keys) and not kept.select(
+            pl.struct(keys).is_duplicated().any()).item():
+        order = keys
+    return kept, kept.select(pl.arg_sort_by(order, nulls_last=True, maintain_order=True)).to_series()
+
+
+def sorted_for_hash(df: pl.DataFrame, key: Sequence[str], volatile: Iterable[str] = ()) -> pl.DataFrame:
+    """The rows ``content_hash`` reads, as one frame: volatile columns dropped, in ``hash_order``."""
+    kept, order = hash_order(df, key, volatile)
+    return kept if order is None else kept[order]
 
 
 def _plainly_ordered(dtype: pl.DataType) -> bool:
@@ -145,22 +163,24 @@ def _remember(df: pl.DataFrame, signature: tuple, digest: str) -> None:
 
 
 def _content_hash(df: pl.DataFrame, key: Sequence[str], volatile: Iterable[str]) -> str:
-    frame = sorted_for_hash(df, key, volatile)
+    frame, order = hash_order(df, key, volatile)
     digest = hashlib.sha256()
     header = {"columns": frame.columns, "dtypes": [str(t) for t in frame.dtypes], "rows": frame.height}
     digest.update(canonical_json(header))
     for name in frame.columns:
         digest.update(b"\x1e")
         column = frame[name]
-        finite = _check_finite(column)
+        finite = _check_finite(column)  # neither depends on the row order
         one = _constant_item(column, finite)
         # fixed-size chunks bound memory; the chunk size is part of the hash definition
         for start in range(0, max(column.len(), 1), HASH_CHUNK_ROWS):
-            piece = column.slice(start, HASH_CHUNK_ROWS)
-            if one is not None and piece.len():  # the same bytes canonical_json gives, without a value per row
-                digest.update(b"[" + b",".join([one] * piece.len()) + b"]")
-            else:
-                digest.update(canonical_json(to_jsonable(piece), known_finite=finite))
+            if one is not None and start < column.len():  # canonical_json's bytes, without a value per row
+                rows = min(HASH_CHUNK_ROWS, column.len() - start)
+                digest.update(b"[" + b",".join([one] * rows) + b"]")
+                continue
+            piece = column.slice(start, HASH_CHUNK_ROWS) if order is None else column.gather(
+                order.slice(start, HASH_CHUNK_ROWS))
+            digest.update(canonical_json(to_jsonable(piece), known_finite=finite))
     return digest.hexdigest()
 
 

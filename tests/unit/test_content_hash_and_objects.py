@@ -189,3 +189,30 @@ def test_a_frame_already_in_key_order_hashes_as_a_sorted_one(rows, presort):
     keys = list(zip(frame["k"].to_list(), frame["n"].to_list(), strict=True))
     increasing = all(None not in a + b and a < b for a, b in zip(keys, keys[1:], strict=False))
     assert ch.strictly_ordered(frame, ["k", "n"]) == (increasing and None not in sum(keys, ()))
+
+
+def _golden_frame() -> pl.DataFrame:
+    import datetime as dt
+
+    from core.content_hash import HASH_CHUNK_ROWS
+
+    n = HASH_CHUNK_ROWS + 7  # two pieces per column
+    return pl.DataFrame({
+        "id": [f"{(i * 7919) % n:06d}" for i in range(n)],  # unique, not in order
+        "v": [None if i % 11 == 0 else i % 5 for i in range(n)],
+        "s": ["caf\u00e9 \"q\"" if i % 3 else None for i in range(n)],
+        "day": [dt.date(2026, 12, 1)] * n,
+        "tags": [["a", str(i % 4)] for i in range(n)],
+        "t": list(range(n)),
+    })
+
+
+def test_golden_content_hashes_pin_the_definition():
+    """Stored partitions carry these digests: a change to sorting, serialising or chunking that alters
+    them would make every stored partition look tampered with. Unique keys, and repeated keys that
+    the other columns order."""
+    frame = _golden_frame()
+    assert content_hash(frame, ["id"], ["t"]) == "ea889be7a7c0ff32e66a84ec01adec4f37ffb1043f6641732682a8afd8b0fc00"
+    repeated = frame.with_columns(pl.col("id").str.slice(0, 4))
+    assert content_hash(repeated, ["id"], ["t"]) == (
+        "0354809c5d701e0c82a61a67177972815a37e1b37cf78a209b864631ce47536d")
