@@ -23,20 +23,16 @@ from core.contracts import EVIDENCE_RECORDS, EVIDENCE_REJECTS
 from core.extract.base import EXTRACTOR_VERSIONS
 from core.extract.ruff_lint import EXTRACTOR as RUFF
 from core.extract.ruff_lint import find_ruff
-from core.extract.streams import DEFAULT_MAX_LINE_BYTES, LineReject, StreamRecord, excerpt, iter_lines
+from core.extract.streams import DEFAULT_MAX_LINE_BYTES, LineReject, excerpt
 from core.file_extraction import (  # noqa: F401 (re-exported)
     evidence_id,
     extract_file,
     iter_extracted,
-    line_evidence_ids,
-    records_frame,
 )
 from core.objects import ObjectStore
 from core.perf import paused_gc
 from core.readers.entries import lang_hint
-
-CHUNK_ROWS = 100_000  # Python objects for at most this many records at a time (DESIGN §9)
-
+from core.stream_extraction import iter_stream_chunks
 
 
 @dataclass
@@ -52,58 +48,16 @@ def reject_id(source: str, path: str, line_offset: int | None, reason: str, raw_
 
 
 class _Builder:
-    """Column lists for both tables (frames are built once, never from lists of dicts)."""
+    """Record frames as the extractors made them (file and stream chunks), and reject columns."""
 
     def __init__(self, source: str, day: dt.date, recorded_at: dt.datetime) -> None:
         self.source, self.day, self.recorded_at = source, day, recorded_at
-        self.rec: dict[str, list] = {c.name: [] for c in EVIDENCE_RECORDS.columns}
+        self.records: list[pl.DataFrame] = []
         self.rej: dict[str, list] = {c.name: [] for c in EVIDENCE_REJECTS.columns}
-        self.done: tuple[list[pl.DataFrame], list[pl.DataFrame]] = ([], [])
-
-    def flush(self) -> None:
-        """Move the column lists into Arrow-backed frames: Python objects for one chunk at most."""
-        records, rejects = self._frames()
-        self.done[0].append(records)
-        self.done[1].append(rejects)
-        for cols in (self.rec, self.rej):
-            for values in cols.values():
-                values.clear()
 
     def file_records(self, records: pl.DataFrame) -> None:
-        """Records of a chunk of files as ``extract_chunk`` framed them (possibly in a worker process)."""
-        if self.rec["evidence_id"]:  # rows gathered in lists come first: the order stays the order of arrival
-            self.flush()
-        self.done[0].append(EVIDENCE_RECORDS.stamp(records, self.source, self.day, recorded_at=self.recorded_at))
-
-    def stream_records(self, path: str, obj: str, records: list[StreamRecord]) -> None:
-        """The per-line hot path: same columns as ``record``, without per-row dataclasses."""
-        r = self.rec
-        version = EXTRACTOR_VERSIONS["jsonl_stream"]
-        source, sha256, crc32 = self.source, hashlib.sha256, zlib.crc32
-        ids, kinds, paths, starts, ends, offsets = (r["evidence_id"], r["kind"], r["path"], r["line_start"],
-                                                    r["line_end"], r["line_offset"])
-        locators, objects, payloads, digests, crcs = (r["locator"], r["object"], r["payload"], r["payload_sha256"],
-                                                      r["payload_crc32"])
-        extractors, versions, times = r["extractor"], r["extractor_version"], r["event_time"]
-        ident = line_evidence_ids(source, path, version)
-        for sr in records:
-            payload = sr.payload
-            digest = sha256(payload).hexdigest()
-            eid, locator = ident(sr.kind, sr.line_offset, digest)
-            ids.append(eid)
-            kinds.append(sr.kind)
-            paths.append(path)
-            starts.append(sr.line_offset)
-            ends.append(sr.line_offset + 1)
-            offsets.append(sr.line_offset)
-            locators.append(locator)
-            objects.append(obj)
-            payloads.append(payload.decode("utf-8"))
-            digests.append(digest)
-            crcs.append(crc32(payload) & 0xFFFFFFFF)
-            extractors.append("jsonl_stream")
-            versions.append(version)
-            times.append(sr.event_us)
+        """Records of a chunk (files or stream lines) as framed by the extractors, possibly in a worker."""
+        self.records.append(EVIDENCE_RECORDS.stamp(records, self.source, self.day, recorded_at=self.recorded_at))
 
     def reject(self, path: str, reason: str, detail: str | None, obj: str | None = None,
                line_offset: int | None = None, byte_range: tuple[int, int] | None = None,
@@ -122,19 +76,13 @@ class _Builder:
         j["raw_excerpt"].append(excerpt(raw) if raw is not None else None)
 
     def frames(self) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """All rows so far as two frames (chunks concatenated without copying)."""
-        self.flush()
-        return pl.concat(self.done[0], rechunk=False), pl.concat(self.done[1], rechunk=False)
-
-    def _frames(self) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """Build both frames; constant columns as literals, event time from epoch microseconds."""
+        """All rows as two frames (record chunks concatenated without copying; constant columns as literals)."""
+        records = pl.concat(self.records, rechunk=False) if self.records else EVIDENCE_RECORDS.empty()
         constant = ("schema_name", "schema_version", "source", "day", "recorded_at")
-        records = records_frame({name: values for name, values in self.rec.items() if name not in constant})
         schema = EVIDENCE_REJECTS.polars_schema
         rejects = pl.DataFrame({name: values for name, values in self.rej.items() if name not in constant},
                                schema={name: schema[name] for name in self.rej if name not in constant})
-        return (EVIDENCE_RECORDS.stamp(records, self.source, self.day, recorded_at=self.recorded_at),
-                EVIDENCE_REJECTS.stamp(rejects, self.source, self.day, recorded_at=self.recorded_at))
+        return records, EVIDENCE_REJECTS.stamp(rejects, self.source, self.day, recorded_at=self.recorded_at)
 
 
 def intact(prior: pl.DataFrame) -> pl.Series:
@@ -202,6 +150,9 @@ def _build(source, source_kind, day, files, store, time_field, recorded_at, prio
         "path", "status", "object", "is_text").iter_rows()
         if status == "stored" and is_text and source_kind != "jsonl" and (obj, path) not in reuse]
     extracted_chunks = iter_extracted(store, source, to_extract)  # in file order, a pool when it pays
+    streams = [(path, obj, offsets or []) for path, status, obj, offsets in files.select(
+        "path", "status", "object", "line_offsets").iter_rows() if status == "stored" and source_kind == "jsonl"]
+    stream_chunks = iter_stream_chunks(store, source, streams, time_field, max_line_bytes)  # likewise
     chunk_files: deque[tuple[str, list[str]]] = deque()  # (path, errors) of the current chunk's files
     reused_keys: list[tuple[str, str]] = []
     extracted = lines_in = duplicates = 0
@@ -212,21 +163,16 @@ def _build(source, source_kind, day, files, store, time_field, recorded_at, prio
             b.reject(path, status, detail)
             continue
         if source_kind == "jsonl":
-            data = store.get(obj)
-            offsets = offsets or []
-            lines_in += len(offsets)
-            batch: list[StreamRecord] = []
-            for item in iter_lines(data, offsets, time_field, max_line_bytes):
-                if type(item) is StreamRecord:
-                    batch.append(item)
-                    if len(batch) == CHUNK_ROWS:
-                        b.stream_records(path, obj, batch)
-                        b.flush()
-                        batch = []
-                else:
-                    duplicates += item.reason == "duplicate"
-                    _line_reject(b, path, obj, item)
-            b.stream_records(path, obj, batch)
+            lines_in += len(offsets or [])
+            while True:  # the file's chunks, in line order
+                chunk = next(stream_chunks)
+                assert chunk.path == path, (chunk.path, path)  # chunks keep file order; anything else is a bug
+                b.file_records(chunk.records)
+                for reject in chunk.rejects:
+                    duplicates += reject.reason == "duplicate"
+                    _line_reject(b, path, obj, reject)
+                if chunk.last:
+                    break
             continue
         if not is_text:
             b.reject(path, "binary", "not UTF-8 text (or contains NUL bytes)", obj=obj)

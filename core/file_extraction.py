@@ -13,9 +13,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import zlib
-from collections import deque
 from collections.abc import Iterator
-from concurrent.futures.process import BrokenProcessPool
 
 import polars as pl
 
@@ -31,7 +29,7 @@ from core.extract.ruff_lint import to_evidence as ruff_evidence
 from core.extract.text_metrics import extract_diagnostics, extract_metrics
 from core.objects import ObjectStore
 from core.perf import paused_gc
-from core.pool import spawn_pool, workers_setting
+from core.pool import in_order, workers_setting
 from core.readers.entries import lang_hint
 
 CHUNK_FILES = 200
@@ -179,23 +177,5 @@ def iter_extracted(store: ObjectStore, source: str, items: list[tuple[str, str]]
         for chunk in chunks:
             yield extract_chunk(store, source, chunk)
         return
-    done = 0
-    try:
-        with spawn_pool(min(workers, len(chunks))) as pool:
-            # a window of chunks in flight, each result dropped once yielded: the parent holds a few
-            # chunks' results, never the corpus's (all futures submitted up front kept every result alive)
-            window = max(2, 2 * workers)
-            pending: deque = deque()
-            submitted = 0
-            while done < len(chunks):
-                while submitted < len(chunks) and len(pending) < window:
-                    pending.append(pool.submit(_worker_chunk, store.lake_root, store.storage_options, source,
-                                               chunks[submitted]))
-                    submitted += 1
-                result = pending.popleft().result()
-                done += 1
-                yield result
-                del result
-    except BrokenProcessPool:  # a worker died (OOM killer, a main module spawn cannot import): finish here
-        for chunk in chunks[done:]:
-            yield extract_chunk(store, source, chunk)
+    tasks = ((store.lake_root, store.storage_options, source, chunk) for chunk in chunks)
+    yield from in_order(_worker_chunk, tasks, min(workers, len(chunks)))

@@ -12,10 +12,14 @@ import multiprocessing
 import os
 import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import TypeVar
 
 PARENT_POLL_S = 0.2  # how soon an orphaned worker exits
+R = TypeVar("R")
 
 
 def workers_setting() -> int:
@@ -52,3 +56,32 @@ def spawn_pool(workers: int, initializer: Callable | None = None, initargs: tupl
     """A spawn pool (never fork a process holding Dagster's threads) of workers that die with this process."""
     return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
                                initializer=_start_parent_watch, initargs=(os.getpid(), initializer, initargs))
+
+
+def in_order(fn: Callable[..., R], tasks: Iterable[tuple], workers: int) -> Iterator[R]:
+    """``fn(*task)`` for each task, yielded in the tasks' order, computed in a spawn pool of ``workers``.
+
+    A window of tasks is in flight and each result is dropped once yielded, so the caller holds a
+    few results, never all of them; tasks are drawn from ``tasks`` only as the window opens. When a
+    worker dies (OOM killer, a main module spawn cannot import) the tasks not yet yielded run here.
+    ``fn`` must be importable by name (a module-level function).
+    """
+    tasks = iter(tasks)
+    pending: deque[tuple[tuple, Future]] = deque()
+    try:
+        with spawn_pool(workers) as pool:
+            window = max(2, 2 * workers)
+            while True:
+                while len(pending) < window and (task := next(tasks, None)) is not None:
+                    pending.append((task, pool.submit(fn, *task)))
+                if not pending:
+                    return
+                result = pending[0][1].result()
+                pending.popleft()
+                yield result
+                del result
+    except BrokenProcessPool:
+        for task, _ in pending:
+            yield fn(*task)
+        for task in tasks:
+            yield fn(*task)

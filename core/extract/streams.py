@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 import orjson
@@ -104,19 +104,13 @@ def process_lines(
     return records, rejects
 
 
-def iter_lines(
-    data: bytes, offsets: list[int], time_field: str, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
-) -> Iterator[StreamRecord | LineReject]:
-    """One StreamRecord or LineReject per line of a jsonl slice (with the lines' original offsets).
+def line_spans(data: bytes, offsets: list[int]) -> Iterator[tuple[int, int, int, int, int, int, bool]]:
+    """(index, offset, start, end, body_start, body_end, has_newline) of each line of a jsonl slice.
 
-    This is the hot path of the evidence stage, so it avoids per-line allocations beyond
-    what each outcome needs, and yields so callers can work in bounded chunks.
+    ``start:end`` is the whole line with its terminator; ``body_start:body_end`` drops a CR of a
+    CRLF ending and a UTF-8 BOM on the file's first line (offset 0).
     """
-    seen: dict[int, list[tuple[int, int, int]]] = {}  # hash(body) -> [(offset, start, end)] for exact dedup
-    loads, JSONDecodeError = orjson.loads, orjson.JSONDecodeError
-    kinds, validators = KIND_BY_SCHEMA, VALIDATORS
     pos = 0
-    last = len(offsets) - 1
     for i, offset in enumerate(offsets):
         nl = data.find(b"\n", pos)
         end = len(data) if nl < 0 else nl + 1
@@ -125,33 +119,79 @@ def iter_lines(
         if body_end > start and data[body_end - 1] == 13:  # CR of a CRLF ending
             body_end -= 1
         body_start = start + 3 if offset == 0 and data.startswith(BOM, start) else start
-        body = data[body_start:body_end]
-        reason = detail = None
-        if len(body) > max_line_bytes:
-            reason, detail = "oversize", f"{len(body)} bytes > limit {max_line_bytes}"
-        elif not body.strip():
-            reason, detail = "malformed_json", "blank line"
+        yield i, offset, start, end, body_start, body_end, nl >= 0
+
+
+class LineDeduper:
+    """Which lines of one slice repeat an earlier line exactly: the first is kept, the others are ``duplicate``.
+
+    Lines are compared byte for byte (a 64-bit hash finds the candidates); only what a line's
+    position says is kept, never a copy of the line.
+    """
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.seen: dict[int, list[tuple[int, int, int]]] = {}  # hash(body) -> [(offset, start, end)]
+
+    def twin(self, body: bytes, offset: int, body_start: int, body_end: int) -> int | None:
+        """The offset of an earlier identical line, else None (and this line is remembered)."""
+        h = hash(body)
+        twins = self.seen.get(h)
+        if twins is not None:
+            for twin_offset, s0, e0 in twins:
+                if self.data[s0:e0] == body:
+                    return twin_offset
+            twins.append((offset, body_start, body_end))
         else:
-            h = hash(body)
-            twins = seen.get(h)
-            if twins is not None:
-                for twin_offset, s0, e0 in twins:
-                    if data[s0:e0] == body:
-                        reason, detail = "duplicate", f"identical to line {twin_offset}"
-                        break
-            if reason is None:
-                seen.setdefault(h, []).append((offset, body_start, body_end))
-                try:
-                    record = loads(body)
-                except JSONDecodeError as exc:
-                    reason, detail = _classify_decode_error(body, nl < 0 and i == last, exc)
-                else:
-                    reason, detail, kind, when = _judge(record, body, time_field, kinds, validators)
-                    if reason is None:
-                        # canonicalise now so the parsed dict is freed at once (memory, allocator)
-                        yield StreamRecord(offset, kind, canonical_json(record, known_finite=True), when)
-                        continue
-        yield LineReject(offset, start, end, reason, detail, data[start:end])
+            self.seen[h] = [(offset, body_start, body_end)]
+        return None
+
+
+def refused_unparsed(body: bytes, max_line_bytes: int) -> tuple[str, str] | None:
+    """The reject of a line refused before it is parsed or compared with others: oversize or blank."""
+    if len(body) > max_line_bytes:
+        return "oversize", f"{len(body)} bytes > limit {max_line_bytes}"
+    if not body.strip():
+        return "malformed_json", "blank line"
+    return None
+
+
+def iter_lines(
+    data: bytes, offsets: list[int], time_field: str, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    twins: Mapping[int, int] | None = None,
+) -> Iterator[StreamRecord | LineReject]:
+    """One StreamRecord or LineReject per line of a jsonl slice (with the lines' original offsets).
+
+    ``twins`` ({line index: offset of the earlier identical line}) is given when the slice is a
+    chunk of a larger one whose duplicates were found beforehand (``core.stream_extraction``);
+    without it the slice's own duplicates are found here. This is the hot path of the evidence
+    stage, so it avoids per-line allocations beyond what each outcome needs, and yields so
+    callers can work in bounded chunks.
+    """
+    deduper = LineDeduper(data) if twins is None else None
+    loads, JSONDecodeError = orjson.loads, orjson.JSONDecodeError
+    kinds, validators = KIND_BY_SCHEMA, VALIDATORS
+    last = len(offsets) - 1
+    for i, offset, start, end, body_start, body_end, has_newline in line_spans(data, offsets):
+        body = data[body_start:body_end]
+        refused = refused_unparsed(body, max_line_bytes)
+        if refused is None:
+            twin = deduper.twin(body, offset, body_start, body_end) if deduper is not None else twins.get(i)
+            if twin is not None:
+                refused = "duplicate", f"identical to line {twin}"
+        if refused is None:
+            try:
+                record = loads(body)
+            except JSONDecodeError as exc:
+                refused = _classify_decode_error(body, not has_newline and i == last, exc)
+            else:
+                reason, detail, kind, when = _judge(record, body, time_field, kinds, validators)
+                if reason is None:
+                    # canonicalise now so the parsed dict is freed at once (memory, allocator)
+                    yield StreamRecord(offset, kind, canonical_json(record, known_finite=True), when)
+                    continue
+                refused = reason, detail
+        yield LineReject(offset, start, end, refused[0], refused[1], data[start:end])
 
 
 def _judge(record: object, body: bytes, time_field: str, kinds: dict, validators: dict):

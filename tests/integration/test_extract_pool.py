@@ -67,3 +67,63 @@ def test_a_bad_worker_count_says_what_to_use(monkeypatch, value):
     monkeypatch.setenv("EVIDENCE_LAKE_WORKERS", value)
     with pytest.raises(ValueError, match="whole number of processes"):
         file_extraction.workers_setting()
+
+
+@pytest.fixture(scope="module")
+def stream_snapshot(tmp_path_factory):
+    """A day of kb streams with every fault, plus a file whose duplicates, blank and CRLF lines straddle chunks."""
+    from core.corpus import generate, write_corpus
+
+    root = tmp_path_factory.mktemp("streams")
+    kb = root / "kb"
+    write_corpus(generate(1, 40, seed=3, faults=True, start=DAY), kb)
+    ts = f'"ts":"{DAY.isoformat()}T10:00:00Z"'
+    lines = [b"\xef\xbb\xbf{" + ts.encode() + b',"n":0}\r\n']
+    for n in range(1, 60):
+        lines.append(b"{" + ts.encode() + f',"n":{n % 9}}}'.encode() + (b"\r\n" if n % 4 == 0 else b"\n"))
+        if n % 13 == 0:
+            lines.append(b"\n")
+    lines.append(b'{"ts":"20')  # a torn tail in the last chunk
+    (kb / "repeats.jsonl").write_bytes(b"".join(lines))
+    # LF only, so duplicates are looked for by hashing every line first: the one repeat is the BOM line's body
+    lf = [b"\xef\xbb\xbf{" + ts.encode() + b',"n":0}\n'] + [b"{" + ts.encode() + f',"n":{n}}}\n'.encode()
+                                                                 for n in (*range(1, 11), 0, *range(11, 21))]
+    (kb / "lf_repeats.jsonl").write_bytes(b"".join(lf))
+    store = ObjectStore(str(root / "lake"))
+    snap = take_snapshot(SourceConfig("kb", "jsonl", kb), DAY, store, today=DAY)
+    return store, snap.files
+
+
+def _build_stream(store, files, monkeypatch, workers: str, chunk: int):
+    import core.stream_extraction as stream_extraction
+
+    monkeypatch.setenv("EVIDENCE_LAKE_WORKERS", workers)
+    monkeypatch.setattr(stream_extraction, "CHUNK_BYTES", chunk)
+    monkeypatch.setattr(stream_extraction, "POOL_MIN_LINES", 1)
+    return build_evidence("kb", "jsonl", DAY, files, store, "ts", NOW)
+
+
+def test_stream_lines_in_two_workers_and_any_chunk_size_give_the_rows_of_one_pass(stream_snapshot, monkeypatch):
+    """Duplicates are found over the whole file even when the first copy is in another chunk, and
+    reject byte ranges still point into the file's slice."""
+    from core.extract.streams import process_lines
+
+    store, files = stream_snapshot
+    one = _build_stream(store, files, monkeypatch, "1", 1_000_000)
+    repeats = one.rejects.filter(pl.col("path") == "repeats.jsonl")
+    assert repeats.filter(pl.col("reason") == "duplicate").height == 51  # 60 lines, 9 bodies (CR and BOM aside)
+    assert {"duplicate", "malformed_json", "torn_tail", "oversize", "invalid_utf8"} <= set(one.rejects["reason"])
+    lf = one.rejects.filter(pl.col("path") == "lf_repeats.jsonl")
+    assert lf.select("line_offset", "reason", "detail").rows() == [(11, "duplicate", "identical to line 0")]
+    assert one.receipt["duplicate_lines"] >= 52 and one.records.height > 40
+    for path, obj, offsets in files.filter(pl.col("status") == "stored").select(
+            "path", "object", "line_offsets").iter_rows():  # one pass with its own duplicate finding agrees
+        records, rejects = process_lines(store.get(obj), offsets, "ts")
+        mine = one.rejects.filter(pl.col("path") == path)
+        assert one.records.filter(pl.col("path") == path)["line_offset"].to_list() == [r.line_offset for r in records]
+        assert mine.select("line_offset", "reason", "detail", "byte_start", "byte_end").rows() == [
+            (r.line_offset, r.reason, r.detail, r.byte_start, r.byte_end) for r in rejects], path
+    for workers, chunk in (("2", 200), ("2", 3000), ("1", 1)):  # bytes: from a line a chunk to a few chunks
+        other = _build_stream(store, files, monkeypatch, workers, chunk)
+        assert other.records.equals(one.records) and other.rejects.equals(one.rejects), (workers, chunk)
+        assert other.receipt == one.receipt

@@ -1,0 +1,203 @@
+"""Extraction of stream evidence: the lines of jsonl files in chunks, in a spawn pool when it pays.
+
+Every line's outcome depends on that line alone but one: ``duplicate``, a line identical to an
+earlier line of the same file. The parent finds each chunk's duplicates over the whole file
+(``LineDeduper``) before the chunk leaves, so a chunk gives the same records and rejects wherever
+it runs, and chunks joined in order give the rows of one pass (test: 1 vs 2 workers, chunk
+sizes). With more than one worker and at least ``POOL_MIN_LINES`` lines, chunks go to a spawn
+pool; ``EVIDENCE_LAKE_WORKERS`` sets its size, as for files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import zlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import polars as pl
+
+from core.extract.base import EXTRACTOR_VERSIONS
+from core.extract.streams import (
+    BOM,
+    LineDeduper,
+    LineReject,
+    StreamRecord,
+    iter_lines,
+    line_spans,
+    refused_unparsed,
+)
+from core.file_extraction import FILE_RECORD_COLUMNS, line_evidence_ids, records_frame
+from core.objects import ObjectStore
+from core.perf import paused_gc
+from core.pool import in_order, workers_setting
+
+CHUNK_BYTES = 8 << 20  # stream bytes per chunk: Python objects for its records at a time (DESIGN §9)
+POOL_MIN_LINES = 200_000  # below this, starting workers costs about what they save (README: kb figures)
+EXTRACTOR = "jsonl_stream"
+
+StreamFile = tuple[str, str, Sequence[int]]  # path, object, original offsets of the day's lines
+
+
+@dataclass
+class StreamChunk:
+    """The outcome of consecutive lines of one file: records (unstamped) and rejects, in line order."""
+
+    path: str
+    records: pl.DataFrame  # FILE_RECORD_COLUMNS
+    rejects: list[LineReject]  # byte ranges into the file's slice of the day
+    last: bool  # the file's last chunk
+
+
+def stream_frame(source: str, path: str, obj: str, records: list[StreamRecord]) -> pl.DataFrame:
+    """evidence/records' varying columns for the accepted lines of one file (unstamped).
+
+    The per-line loop computes only what differs per line; path, object, extractor and the line
+    span are columns built once.
+    """
+    version = EXTRACTOR_VERSIONS[EXTRACTOR]
+    ident = line_evidence_ids(source, path, version)
+    sha256, crc32 = hashlib.sha256, zlib.crc32
+    ids: list[str] = []
+    kinds: list[str] = []
+    offsets: list[int] = []
+    locators: list[str] = []
+    payloads: list[str] = []
+    digests: list[str] = []
+    crcs: list[int] = []
+    times: list[int] = []
+    for sr in records:
+        payload = sr.payload
+        digest = sha256(payload).hexdigest()
+        eid, locator = ident(sr.kind, sr.line_offset, digest)
+        ids.append(eid)
+        kinds.append(sr.kind)
+        offsets.append(sr.line_offset)
+        locators.append(locator)
+        payloads.append(payload.decode("utf-8"))
+        digests.append(digest)
+        crcs.append(crc32(payload) & 0xFFFFFFFF)
+        times.append(sr.event_us)
+    frame = records_frame({"evidence_id": ids, "kind": kinds, "line_start": offsets, "locator": locators,
+                           "payload": payloads, "payload_sha256": digests, "payload_crc32": crcs,
+                           "event_time": times})
+    return frame.with_columns(
+        pl.lit(path, pl.Utf8).alias("path"),
+        (pl.col("line_start") + 1).alias("line_end"),
+        pl.col("line_start").alias("line_offset"),
+        pl.lit(obj, pl.Utf8).alias("object"),
+        pl.lit(EXTRACTOR, pl.Utf8).alias("extractor"),
+        pl.lit(version, pl.Utf8).alias("extractor_version"),
+    ).select(FILE_RECORD_COLUMNS)
+
+
+def stream_chunk(source: str, path: str, obj: str, data: bytes, offsets: Sequence[int], twins: dict[int, int],
+                 base: int, last: bool, time_field: str, max_line_bytes: int) -> StreamChunk:
+    """Records and rejects of the lines in ``data`` (a chunk that starts ``base`` bytes into the file's slice).
+
+    ``twins`` holds the chunk's duplicates ({index in the chunk: offset of the earlier line}).
+    """
+    records: list[StreamRecord] = []
+    rejects: list[LineReject] = []
+    for item in iter_lines(data, list(offsets), time_field, max_line_bytes, twins):
+        if type(item) is StreamRecord:
+            records.append(item)
+        else:
+            item.byte_start += base
+            item.byte_end += base
+            rejects.append(item)
+    return StreamChunk(path, stream_frame(source, path, obj, records), rejects, last)
+
+
+def _worker_chunk(*task) -> StreamChunk:
+    with paused_gc():  # as in build_evidence: per-line objects are many, and gc passes over them cost time
+        return stream_chunk(*task)
+
+
+def _all_lines_differ(data: bytes, lines: int, region_bytes: int, bom_first: bool) -> bool:
+    """Whether no two of the first ``lines`` lines can be identical, read a region at a time (bounded memory).
+
+    True only when there is no CR (a CRLF line equals its LF twin) and the 64-bit hashes of all line
+    bodies differ; anything else sends the caller to the exact comparison.
+    """
+    if b"\r" in data:
+        return False
+    hashes: set[int] = set()
+    count = pos = 0
+    while count < lines and pos < len(data):
+        end = data.find(b"\n", pos + region_bytes)
+        end = len(data) if end < 0 else end + 1
+        bodies = data[pos:end].split(b"\n")
+        if bodies[-1] == b"":
+            bodies.pop()  # the split after the region's last newline
+        bodies = bodies[:lines - count]
+        if count == 0 and bom_first and bodies and bodies[0].startswith(BOM):
+            bodies[0] = bodies[0][len(BOM):]
+        hashes.update(map(hash, bodies))
+        count += len(bodies)
+        if len(hashes) < count:
+            return False
+        pos = end
+    return True
+
+
+def file_twins(data: bytes, offsets: Sequence[int], max_line_bytes: int, region_bytes: int) -> list[tuple[int, int]]:
+    """(line index, offset of the earlier identical line) of each duplicate line of a file's slice, in order.
+
+    Most streams repeat no line: a hash of every body (C speed) shows it, and the line-by-line
+    comparison of ``iter_lines`` runs only for a file where two hashes meet.
+    """
+    if _all_lines_differ(data, len(offsets), region_bytes, bool(offsets) and offsets[0] == 0):
+        return []
+    deduper = LineDeduper(data)
+    twins = []
+    for i, offset, _start, _end, body_start, body_end, _nl in line_spans(data, offsets):
+        body = data[body_start:body_end]
+        if refused_unparsed(body, max_line_bytes) is None:
+            twin = deduper.twin(body, offset, body_start, body_end)
+            if twin is not None:
+                twins.append((i, twin))
+    return twins
+
+
+def chunk_tasks(store: ObjectStore, source: str, files: Sequence[StreamFile], time_field: str,
+                max_line_bytes: int, chunk_bytes: int) -> Iterator[tuple]:
+    """``stream_chunk``'s arguments for consecutive chunks (about ``chunk_bytes`` of whole lines) of each file.
+
+    Duplicates are found over the whole file first. A file yields at least one chunk (an empty one
+    for a file without lines), the last one marked.
+    """
+    for path, obj, offsets in files:
+        data = store.get(obj)
+        twins = file_twins(data, offsets, max_line_bytes, chunk_bytes)
+        t = 0  # the next duplicate not yet given to a chunk
+        pos = first = 0
+        while True:
+            end = data.find(b"\n", pos + chunk_bytes) + 1 if pos + chunk_bytes < len(data) else 0
+            lines = data.count(b"\n", pos, end) if end else 0
+            if not end or first + lines >= len(offsets):
+                break
+            mine = {}
+            while t < len(twins) and twins[t][0] < first + lines:
+                mine[twins[t][0] - first] = twins[t][1]
+                t += 1
+            yield (source, path, obj, data[pos:end], offsets[first:first + lines], mine, pos, False, time_field,
+                   max_line_bytes)
+            pos, first = end, first + lines
+        rest = {i - first: twin for i, twin in twins[t:]}
+        yield (source, path, obj, data[pos:], offsets[first:], rest, pos, True, time_field, max_line_bytes)
+
+
+def iter_stream_chunks(store: ObjectStore, source: str, files: Sequence[StreamFile], time_field: str,
+                       max_line_bytes: int, workers: int | None = None,
+                       chunk_bytes: int | None = None) -> Iterator[StreamChunk]:
+    """``stream_chunk`` of every chunk of ``files``, in order; in a spawn pool when it pays."""
+    workers = workers_setting() if workers is None else workers
+    chunk_bytes = chunk_bytes or CHUNK_BYTES
+    lines = sum(len(offsets) for _, _, offsets in files)
+    tasks = chunk_tasks(store, source, files, time_field, max_line_bytes, chunk_bytes)
+    if workers <= 1 or lines < POOL_MIN_LINES:
+        for task in tasks:
+            yield stream_chunk(*task)
+        return
+    yield from in_order(_worker_chunk, tasks, workers)
