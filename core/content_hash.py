@@ -70,7 +70,7 @@ def hash_order(df: pl.DataFrame, key: Sequence[str], volatile: Iterable[str] = (
     drop = [c for c in volatile if c in df.columns]
     kept = df.drop(drop)
     kept = kept.select(sorted(kept.columns))
-    keys = [c for c in key if c in kept.columns]
+    keys = list(dict.fromkeys(c for c in key if c in kept.columns))  # a column named twice orders once
     tie_breakers = [c for c in kept.columns if c not in key and not isinstance(kept[c].dtype, _UNSORTABLE)]
     order = keys + tie_breakers
     if not order or kept.height < 2 or strictly_ordered(kept, keys):

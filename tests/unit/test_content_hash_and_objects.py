@@ -216,3 +216,11 @@ def test_golden_content_hashes_pin_the_definition():
     repeated = frame.with_columns(pl.col("id").str.slice(0, 4))
     assert content_hash(repeated, ["id"], ["t"]) == (
         "0354809c5d701e0c82a61a67177972815a37e1b37cf78a209b864631ce47536d")
+
+
+def test_a_key_that_names_a_column_twice_orders_by_it_once():
+    """The sampled index check hashes under its contract's key plus evidence_id, which some keys hold already."""
+    frame = _golden_frame().head(500).reverse()
+    assert content_hash(frame, ["id", "v", "id"], ["t"]) == content_hash(frame.sample(fraction=1.0, seed=1),
+                                                                          ["id", "v"], ["t"])
+    assert content_hash(frame, ["s", "id", "s"]) == content_hash(frame, ["s", "id"])
