@@ -155,12 +155,13 @@ def index_rebuild_equivalence(reads: PartitionReads) -> dg.AssetCheckResult:
                  additional_deps=_others(dg.AssetKey(INDEX_DOCUMENTS.asset_key)),
                  description="Every evidence_id in every index table exists in evidence/records of the partition.")
 def index_referential(reads: PartitionReads) -> dg.AssetCheckResult:
-    known = reads.columns(EVIDENCE_RECORDS, ["evidence_id"]).unique()
+    # Series.unique: a frame's unique over 5M postings held +260 MiB, the column's +25 MiB
+    known = reads.columns(EVIDENCE_RECORDS, ["evidence_id"])["evidence_id"].unique().to_frame()
     dangling = {}
     for contract in INDEX_TABLES:
         if "evidence_id" not in contract.polars_schema:
             continue
-        ids = reads.table(contract).select("evidence_id").unique()
+        ids = reads.table(contract)["evidence_id"].unique().to_frame()
         missing = ids.join(known, on="evidence_id", how="anti")
         if missing.height:
             dangling[contract.table_id] = missing.height

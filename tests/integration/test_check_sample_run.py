@@ -191,3 +191,16 @@ def test_sampled_distill_check_catches_tampering(sampled_lake, monkeypatch, case
     monkeypatch.setenv("EVIDENCE_LAKE_CHECK_SAMPLE", "all")
     passed, description = _verdict(lake, sources, distill_deterministic)
     assert not passed and "distill/" in description, description
+
+
+def test_index_referential_names_each_table_holding_an_id_the_evidence_lacks(sampled_lake):
+    from checks.indexes import index_referential
+
+    lake, sources, _ = sampled_lake
+    assert _verdict(lake, sources, index_referential) == (True, "")
+    ghost = "f" * 64
+    for contract in (INDEX_TERMS, INDEX_DOCUMENTS):  # a posting and a document of a record that is not there
+        _tampered(lake, contract,
+                  lambda df: pl.concat([df, df.head(1).with_columns(pl.lit(ghost).alias("evidence_id"))]))
+    passed, description = _verdict(lake, sources, index_referential)
+    assert not passed and "'index/terms': 1" in description and "'index/documents': 1" in description, description
