@@ -67,7 +67,8 @@ def aggregate_differences(stored: Mapping[str, pl.DataFrame], source: str) -> li
     """Partition-wide index columns that disagree with the stored rows they summarise."""
     out = []
     terms = stored[INDEX_TERMS.table_id]
-    df = terms.group_by("term").agg(pl.len().cast(pl.Int64).alias("df"))
+    # the streaming engine: the in-memory group_by of 5M postings by term held +450 MiB, this +7 MiB
+    df = terms.lazy().group_by("term").agg(pl.len().cast(pl.Int64).alias("df")).collect(engine="streaming")
     stats = stored[INDEX_TERM_STATS.table_id].select("term", "df")
     bad = stats.join(df, on="term", how="full", suffix="_postings").filter(
         pl.col("df").is_null() | pl.col("df_postings").is_null() | (pl.col("df") != pl.col("df_postings")))
@@ -75,7 +76,8 @@ def aggregate_differences(stored: Mapping[str, pl.DataFrame], source: str) -> li
         row = bad.sort("term", "term_postings", nulls_last=True).row(0, named=True)
         out.append(f"{INDEX_TERM_STATS.table_id}: {bad.height} terms whose df disagrees with index/terms, "
                    f"first {row}")
-    lengths = terms.group_by("evidence_id").agg(pl.col("tf").sum().alias("doc_len_postings"))
+    lengths = terms.lazy().group_by("evidence_id").agg(pl.col("tf").sum().alias("doc_len_postings")).collect(
+        engine="streaming")  # +490 MiB in memory, +215 streamed
     docs = stored[INDEX_DOCUMENTS.table_id].select("evidence_id", "doc_len")
     bad = docs.join(lengths, on="evidence_id", how="full", coalesce=True).filter(
         pl.col("doc_len").is_null() | pl.col("doc_len_postings").is_null()

@@ -199,7 +199,8 @@ def _build(records: pl.DataFrame, source: str, day: dt.date, prior: PriorIndex |
             [pl.col(c).cast(INDEX_SYMBOLS.polars_schema[c]) for c in _SYMBOL_COLUMNS])])
     tables[INDEX_SYMBOLS.table_id] = INDEX_SYMBOLS.frame(with_symbol_ids(symbol_rows, source), source, day)
     terms_df = tables[INDEX_TERMS.table_id]
-    stats = terms_df.group_by("term").agg(pl.len().cast(pl.Int64).alias("df")).sort("term")
+    stats = terms_df.lazy().group_by("term").agg(pl.len().cast(pl.Int64).alias("df")).sort("term").collect(
+        engine="streaming")  # streamed: the in-memory group_by of 5M postings held +450 MiB
     tables[INDEX_TERM_STATS.table_id] = INDEX_TERM_STATS.frame(stats, source, day)
     if with_manifest and evidence_hash is None:
         evidence_hash = content_hash(records, EVIDENCE_RECORDS.key, EVIDENCE_RECORDS.volatile)
