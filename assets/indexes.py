@@ -16,7 +16,7 @@ from core.contracts import (
     INDEX_TABLES,
     INDEX_TERMS,
 )
-from core.indexing import INDEX_BUILDER_VERSION, INDEX_INPUT, PriorIndex, build_indexes
+from core.indexing import INDEX_BUILDER_VERSION, INDEX_INPUT, PriorIndex, build_indexes, searched
 from core.lake import reuse_day
 from resources.lake import LakeResource
 
@@ -74,17 +74,18 @@ def indexes(context: dg.AssetExecutionContext, lake: LakeResource):
     table once written) before the next write.
     """
     source, day = current_partition(context)
-    # the index reads seven of the evidence's columns; the manifest names the whole partition's hash, which
-    # the writer recorded (files unchanged since), else the whole partition is read to hash it
+    # the index reads seven of the evidence's columns of the rows it indexes; the manifest names the whole
+    # partition's hash, which the writer recorded (files unchanged since), else the whole partition is read
     evidence_hash = lake.known_hash(EVIDENCE_RECORDS, (source, day))
     records = (lake.read(EVIDENCE_RECORDS, [(source, day)]) if evidence_hash is None
-               else lake.read_columns(EVIDENCE_RECORDS, [(source, day)], INDEX_INPUT))
+               else lake.read_columns(EVIDENCE_RECORDS, [(source, day)], INDEX_INPUT, searched()))
     prior, why = prior_index(context.instance, lake, source, day)
     built = build_indexes(records, source, day, prior, evidence_hash=evidence_hash)
-    indexed = records.height
+    indexed = records.select(searched().sum()).item()
     del records, prior
     rows = dict(zip(built.manifest["index_name"].to_list(), built.manifest["rows"].to_list(), strict=True))
-    context.log.info(f"indexed {indexed} evidence records: {rows}; {built.reused} documents reused ({why})")
+    context.log.info(f"indexed {indexed} evidence records of searchable kinds: {rows}; {built.reused} documents "
+                     f"reused ({why})")
     for contract in INDEX_TABLES:
         manifest_row = built.manifest.filter(pl.col("index_name") == contract.table_id).row(0, named=True)
         table = built.tables.pop(contract.table_id)  # written, then freed before the next table

@@ -142,6 +142,12 @@ def build_indexes(records: pl.DataFrame, source: str, day: dt.date, prior: Prior
 INDEX_INPUT = ("evidence_id", "kind", "extractor", "path", "line_start", "line_end", "payload")
 
 
+def searched() -> pl.Expr:
+    """The evidence rows that become documents: the searchable kinds, lint findings aside. A reader can
+    apply it inside the scan: the other rows (lint findings, import edges, metrics) never reach an index."""
+    return pl.col("kind").is_in(SEARCHABLE_KINDS) & ~pl.col("extractor").is_in(NOT_SEARCHED_EXTRACTORS)
+
+
 def reusable_ids(rows: pl.DataFrame, records: pl.DataFrame, prior: PriorIndex) -> pl.Series:
     """Evidence ids of ``rows`` whose prior document has the same kind, path and line (and, for a
     section, the same end line): their index rows are what a rebuild would make."""
@@ -156,8 +162,7 @@ def reusable_ids(rows: pl.DataFrame, records: pl.DataFrame, prior: PriorIndex) -
 
 def _build(records: pl.DataFrame, source: str, day: dt.date, prior: PriorIndex | None,
            with_manifest: bool, evidence_hash: str | None) -> IndexBuild:
-    rows = records.filter(pl.col("kind").is_in(SEARCHABLE_KINDS)
-                          & ~pl.col("extractor").is_in(NOT_SEARCHED_EXTRACTORS)).select(
+    rows = records.filter(searched()).select(
         *CHUNK_COLUMNS).sort("evidence_id")
     reused = reusable_ids(rows, records, prior) if prior is not None else pl.Series("evidence_id", [], pl.Utf8)
     if reused.len():
