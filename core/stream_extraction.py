@@ -23,8 +23,8 @@ from core.extract.streams import (
     LineDeduper,
     LineReject,
     StreamRecord,
-    iter_lines,
     line_spans,
+    process_lines,
     refused_unparsed,
 )
 from core.file_extraction import FILE_RECORD_COLUMNS, line_evidence_ids, records_frame
@@ -97,15 +97,10 @@ def stream_chunk(source: str, path: str, obj: str, data: bytes, offsets: Sequenc
 
     ``twins`` holds the chunk's duplicates ({index in the chunk: offset of the earlier line}).
     """
-    records: list[StreamRecord] = []
-    rejects: list[LineReject] = []
-    for item in iter_lines(data, list(offsets), time_field, max_line_bytes, twins):
-        if type(item) is StreamRecord:
-            records.append(item)
-        else:
-            item.byte_start += base
-            item.byte_end += base
-            rejects.append(item)
+    records, rejects = process_lines(data, list(offsets), time_field, max_line_bytes, twins)
+    for reject in rejects:
+        reject.byte_start += base
+        reject.byte_end += base
     return StreamChunk(path, stream_frame(source, path, obj, records), rejects, last)
 
 

@@ -94,12 +94,13 @@ def event_micros(value: object) -> int | None:
 
 
 def process_lines(
-    data: bytes, offsets: list[int], time_field: str, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+    data: bytes, offsets: list[int], time_field: str, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    twins: Mapping[int, int] | None = None,
 ) -> tuple[list[StreamRecord], list[LineReject]]:
-    """All outcomes of a jsonl slice at once (see ``iter_lines``)."""
+    """All outcomes of a jsonl slice at once (see ``iter_lines``, ``twins`` included)."""
     records: list[StreamRecord] = []
     rejects: list[LineReject] = []
-    for item in iter_lines(data, offsets, time_field, max_line_bytes):
+    for item in iter_lines(data, offsets, time_field, max_line_bytes, twins):
         (records if type(item) is StreamRecord else rejects).append(item)
     return records, rejects
 

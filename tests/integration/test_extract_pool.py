@@ -8,6 +8,7 @@ import polars as pl
 import pytest
 
 import core.file_extraction as file_extraction
+import core.stream_extraction as stream_extraction
 from core.evidence import build_evidence
 from core.objects import ObjectStore
 from core.snapshot import take_snapshot
@@ -35,11 +36,18 @@ def snapshot(tmp_path_factory):
     return store, snap.files
 
 
-def _build(store, files, monkeypatch, workers: str, chunk: int):
+# per source kind: the module whose chunks go to the pool, its chunk-size and pool-threshold knobs, a source name
+POOL_KNOBS = {"tree": (file_extraction, "CHUNK_FILES", "POOL_MIN_FILES", "s"),
+              "jsonl": (stream_extraction, "CHUNK_BYTES", "POOL_MIN_LINES", "kb")}
+
+
+def _build(store, files, monkeypatch, workers: str, chunk: int, kind: str = "tree"):
+    """build_evidence with ``workers`` processes, chunks of ``chunk`` (files or bytes), the pool from one unit."""
+    module, chunk_knob, pool_knob, source = POOL_KNOBS[kind]
     monkeypatch.setenv("EVIDENCE_LAKE_WORKERS", workers)
-    monkeypatch.setattr(file_extraction, "CHUNK_FILES", chunk)
-    monkeypatch.setattr(file_extraction, "POOL_MIN_FILES", 1)
-    return build_evidence("s", "tree", DAY, files, store, "ts", NOW)
+    monkeypatch.setattr(module, chunk_knob, chunk)
+    monkeypatch.setattr(module, pool_knob, 1)
+    return build_evidence(source, kind, DAY, files, store, "ts", NOW)
 
 
 def test_two_workers_and_two_chunk_sizes_give_the_same_rows_in_the_same_order(snapshot, monkeypatch):
@@ -94,22 +102,13 @@ def stream_snapshot(tmp_path_factory):
     return store, snap.files
 
 
-def _build_stream(store, files, monkeypatch, workers: str, chunk: int):
-    import core.stream_extraction as stream_extraction
-
-    monkeypatch.setenv("EVIDENCE_LAKE_WORKERS", workers)
-    monkeypatch.setattr(stream_extraction, "CHUNK_BYTES", chunk)
-    monkeypatch.setattr(stream_extraction, "POOL_MIN_LINES", 1)
-    return build_evidence("kb", "jsonl", DAY, files, store, "ts", NOW)
-
-
 def test_stream_lines_in_two_workers_and_any_chunk_size_give_the_rows_of_one_pass(stream_snapshot, monkeypatch):
     """Duplicates are found over the whole file even when the first copy is in another chunk, and
     reject byte ranges still point into the file's slice."""
     from core.extract.streams import process_lines
 
     store, files = stream_snapshot
-    one = _build_stream(store, files, monkeypatch, "1", 1_000_000)
+    one = _build(store, files, monkeypatch, "1", 1_000_000, "jsonl")
     repeats = one.rejects.filter(pl.col("path") == "repeats.jsonl")
     assert repeats.filter(pl.col("reason") == "duplicate").height == 51  # 60 lines, 9 bodies (CR and BOM aside)
     assert {"duplicate", "malformed_json", "torn_tail", "oversize", "invalid_utf8"} <= set(one.rejects["reason"])
@@ -124,6 +123,6 @@ def test_stream_lines_in_two_workers_and_any_chunk_size_give_the_rows_of_one_pas
         assert mine.select("line_offset", "reason", "detail", "byte_start", "byte_end").rows() == [
             (r.line_offset, r.reason, r.detail, r.byte_start, r.byte_end) for r in rejects], path
     for workers, chunk in (("2", 200), ("2", 3000), ("1", 1)):  # bytes: from a line a chunk to a few chunks
-        other = _build_stream(store, files, monkeypatch, workers, chunk)
+        other = _build(store, files, monkeypatch, workers, chunk, "jsonl")
         assert other.records.equals(one.records) and other.rejects.equals(one.rejects), (workers, chunk)
         assert other.receipt == one.receipt
