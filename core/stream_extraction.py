@@ -33,6 +33,7 @@ from core.perf import paused_gc
 from core.pool import in_order, workers_setting
 
 CHUNK_BYTES = 8 << 20  # stream bytes per chunk: Python objects for its records at a time (DESIGN §9)
+CHUNK_MAX_LINES = 100_000  # and at most this many lines, however short (DESIGN: chunks of ~50-100k records)
 POOL_MIN_LINES = 200_000  # below this, starting workers costs about what they save (README: kb figures)
 EXTRACTOR = "jsonl_stream"
 
@@ -157,7 +158,8 @@ def file_twins(data: bytes, offsets: Sequence[int], max_line_bytes: int, region_
 
 def chunk_tasks(store: ObjectStore, source: str, files: Sequence[StreamFile], time_field: str,
                 max_line_bytes: int, chunk_bytes: int) -> Iterator[tuple]:
-    """``stream_chunk``'s arguments for consecutive chunks (about ``chunk_bytes`` of whole lines) of each file.
+    """``stream_chunk``'s arguments for consecutive chunks (about ``chunk_bytes`` of whole lines, at most
+    ``CHUNK_MAX_LINES`` lines) of each file.
 
     Duplicates are found over the whole file first. A file yields at least one chunk (an empty one
     for a file without lines), the last one marked.
@@ -169,7 +171,12 @@ def chunk_tasks(store: ObjectStore, source: str, files: Sequence[StreamFile], ti
         pos = first = 0
         while True:
             end = data.find(b"\n", pos + chunk_bytes) + 1 if pos + chunk_bytes < len(data) else 0
-            lines = data.count(b"\n", pos, end) if end else 0
+            lines = data.count(b"\n", pos, end or len(data))  # the tail too: it may hold many short lines
+            if lines > CHUNK_MAX_LINES:  # short lines: end the chunk after its CHUNK_MAX_LINES-th line instead
+                end = pos
+                for _ in range(CHUNK_MAX_LINES):
+                    end = data.find(b"\n", end) + 1
+                lines = CHUNK_MAX_LINES
             if not end or first + lines >= len(offsets):
                 break
             mine = {}

@@ -126,3 +126,25 @@ def test_stream_lines_in_two_workers_and_any_chunk_size_give_the_rows_of_one_pas
         other = _build(store, files, monkeypatch, workers, chunk, "jsonl")
         assert other.records.equals(one.records) and other.rejects.equals(one.rejects), (workers, chunk)
         assert other.receipt == one.receipt
+    # short lines: a chunk also ends after CHUNK_MAX_LINES lines, in the middle of a region and in the tail
+    monkeypatch.setattr(stream_extraction, "CHUNK_MAX_LINES", 4)
+    for workers, chunk in (("2", 300), ("1", 1_000_000)):
+        other = _build(store, files, monkeypatch, workers, chunk, "jsonl")
+        assert other.records.equals(one.records) and other.rejects.equals(one.rejects), (workers, chunk)
+        assert other.receipt == one.receipt
+
+
+def test_a_chunk_of_short_lines_ends_after_chunk_max_lines_in_the_middle_and_in_the_tail(tmp_path, monkeypatch):
+    """Bytes alone would put 8 MB of tiny lines (hundreds of thousands of records) in one chunk."""
+    import core.stream_extraction as stream_extraction
+
+    monkeypatch.setattr(stream_extraction, "CHUNK_MAX_LINES", 4)
+    store = ObjectStore(str(tmp_path / "lake"))
+    data = b"".join(b'{"ts":%d}\n' % i for i in range(10))
+    obj = store.put(data).object
+    store.flush()
+    for chunk_bytes in (30, 1 << 20):  # a byte region of more than 4 lines, and a tail of 10
+        tasks = list(stream_extraction.chunk_tasks(store, "kb", [("s.jsonl", obj, list(range(10)))], "ts", 1 << 20,
+                                                   chunk_bytes))
+        assert [(len(t[4]), t[7]) for t in tasks] == [(4, False), (4, False), (2, True)], chunk_bytes
+        assert b"".join(t[3] for t in tasks) == data
