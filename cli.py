@@ -7,6 +7,9 @@ without a daemon and without paying a subprocess per step.
 
 from __future__ import annotations
 
+import core.allocator  # noqa: F401  (first: polars reads its allocator options when it loads)
+
+# isort: split
 import argparse
 import contextlib
 import datetime as dt

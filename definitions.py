@@ -1,5 +1,8 @@
 """The single Definitions object of the Evidence Lake code location."""
 
+import core.allocator  # noqa: F401  (first: polars reads its allocator options when it loads)
+
+# isort: split
 import dagster as dg
 
 from assets.distill import distill

@@ -11,6 +11,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+import core.allocator  # noqa: E402, F401  (before polars: the tests run with the allocator options runs use)
+
 # One "today" for the whole session, in every xdist worker and every CLI subprocess the tests start
 # (they inherit the environment): a lake built before midnight and one built after must agree.
 # A fixed day, not the clock, so workers that start on either side of midnight agree too.
