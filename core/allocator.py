@@ -22,10 +22,19 @@ JEMALLOC_CONF_VAR = "_RJEM_MALLOC_CONF"
 PROMPT_RETURN = "dirty_decay_ms:0,muzzy_decay_ms:0"
 
 
+def allocator_options(cores: int | None = None) -> str:
+    """Freed pages returned at once, from one arena per core (jemalloc's default is four).
+
+    Returning pages makes the next allocation fault them in again; with eight arenas on two cores
+    that cost the 4× stdlib index build 15.4 → 18.5 s (mean of 3–5 runs), with two 16.4 s.
+    """
+    return f"narenas:{max(1, cores or os.cpu_count() or 1)},{PROMPT_RETURN}"
+
+
 def configure() -> None:
     """Set the allocator options unless polars is loaded already (they could not apply) or the user set them."""
     if "polars" not in sys.modules:
-        os.environ.setdefault(JEMALLOC_CONF_VAR, PROMPT_RETURN)
+        os.environ.setdefault(JEMALLOC_CONF_VAR, allocator_options())
 
 
 configure()
