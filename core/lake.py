@@ -14,6 +14,7 @@ read only the first partition for unpartitioned consumers (reference/dagster-not
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -30,6 +31,7 @@ from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundErr
 
 from core.content_hash import content_hash
 from core.contracts import TableContract
+from core.delta_files import ROW_GROUP_ROWS, location, writable, write_file
 
 Partition = tuple[str, dt.date]  # (source, day)
 META_PREFIX = "evidence_lake."
@@ -38,7 +40,6 @@ MAX_COMMIT_ATTEMPTS = 8
 # against 0.63 s / 32 MB for the writer's default (benchmarks/evidence.py, 2 cores).
 # Row groups of 128k rows: the Parquet writer holds one row group uncompressed, and the default (1M
 # rows) made that a whole postings partition (+250 MiB to write the stdlib's; now +120 MiB).
-ROW_GROUP_ROWS = 131_072
 WRITER_PROPERTIES = WriterProperties(compression="ZSTD", compression_level=1, max_row_group_size=ROW_GROUP_ROWS)
 ARROW_CHUNK_ROWS = 100_000
 
@@ -189,6 +190,11 @@ def write_partitions(
             raise LakeWriteError(f"{contract.table_id}: a write scoped by '{column}' needs its value; "
                                  "the frame is empty and no scope was given")
         predicate = f"({predicate}) AND {column} IN ({', '.join(_sql_literal(str(v)) for v in values)})"
+    # one partition of plain columns: our own Parquet file, committed by delta-rs (core.delta_files);
+    # ledgers (a scope predicate on a data column) and multi-partition writes go through delta-rs's writer
+    own_file = (len(partitions) == 1 and not contract.scope_columns
+                and writable(contract.polars_schema, partitions[0]))
+    adds: list | None = None
     for attempt in range(1, MAX_COMMIT_ATTEMPTS + 1):
         try:
             table = _snapshot(uri, contract, storage_options)  # the snapshot this attempt replaces
@@ -197,25 +203,41 @@ def write_partitions(
             raise storage_error(uri, exc, storage_options) from None  # its text is in the message
         if before_commit is not None and attempt == 1:
             before_commit()
+        properties = CommitProperties(custom_metadata=metadata, max_commit_retries=5, app_transactions=guards)
         try:
-            write_deltalake(
-                table,
-                arrow_batches(df),  # a fresh stream each attempt: a retry re-reads it
-                mode="overwrite",
-                predicate=predicate,
-                partition_by=list(contract.partition_columns),
-                writer_properties=WRITER_PROPERTIES,
-                commit_properties=CommitProperties(
-                    custom_metadata=metadata, max_commit_retries=5, app_transactions=guards
-                ),
-            )
+            if own_file:
+                if adds is None:  # written once: a retry commits the same file on a fresh snapshot
+                    _check_stored_schema(table, contract, uri)
+                    added = write_file(location(uri, storage_options), df, partitions[0], contract.partition_columns)
+                    adds = [added] if added is not None else []
+                source, day = partitions[0]
+                snapshot_version = table.version()
+                table.create_write_transaction(
+                    adds, mode="overwrite", schema=contract.empty().to_arrow().schema,
+                    partition_by=list(contract.partition_columns),
+                    partition_filters=[("source", "=", source), ("day", "=", day.isoformat())],
+                    commit_properties=properties)
+                _load_commit(table, snapshot_version, token)
+            else:
+                write_deltalake(
+                    table,
+                    arrow_batches(df),  # a fresh stream each attempt: a retry re-reads it
+                    mode="overwrite",
+                    predicate=predicate,
+                    partition_by=list(contract.partition_columns),
+                    writer_properties=WRITER_PROPERTIES,
+                    commit_properties=properties,
+                )
             break
         except CommitFailedError:
             # Another writer committed one of these partitions after our snapshot (its guard
             # transaction conflicts with ours): redo the whole replace from a fresh snapshot.
             if attempt == MAX_COMMIT_ATTEMPTS:
+                _remove_files(uri, adds or [], storage_options)  # never committed: nothing references them
                 raise
             time.sleep(min(2.0, 0.05 * 2**attempt) * (0.5 + random.random()))
+        except LakeWriteError:
+            raise
         except Exception as exc:
             if "Schema" in type(exc).__name__ or "schema" in str(exc).lower():
                 raise LakeWriteError(
@@ -223,12 +245,50 @@ def write_partitions(
                     f"(schema_version {contract.schema_version}): {exc}. Migrate the table or write to a new root."
                 ) from exc
             raise storage_error(uri, exc, storage_options) from None  # its text is in the message
-    # write_deltalake moved ``table`` to the version it committed: no reopen, no history scan
+    # ``table`` stands at the version this write committed: no reopen, no history scan
     if not contract.scope_columns and len(partitions) == 1 and df.height:
         from core.verified import remember_written
 
         remember_written(uri, table, partitions[0], digest)  # later verified reads of it need not hash again
     return WriteReceipt(uri, table.version(), df.height, digest, partitions)
+
+
+def _check_stored_schema(table: DeltaTable, contract: TableContract, uri: str) -> None:
+    """Refuse to add files of the contract's columns to a table stored with other columns or types (delta-rs's
+    own writer refuses such a write; a transaction of added files would not)."""
+    from deltalake import Schema
+
+    def fields(schema: Schema) -> list[tuple[str, str]]:
+        return [(f.name, str(f.type)) for f in schema.fields]
+
+    stored, expected = fields(table.schema()), fields(Schema.from_arrow(contract.empty().to_arrow().schema))
+    if stored != expected:
+        differing = [f"{e} stored as {s}" for s, e in zip(stored, expected, strict=False) if s != e] or [
+            f"{len(stored)} columns stored, {len(expected)} in the contract"]
+        raise LakeWriteError(
+            f"{contract.table_id} at {uri}: the stored table's schema does not match the contract "
+            f"(schema_version {contract.schema_version}): {differing[0]}. Migrate the table or write to a new root.")
+
+
+def _load_commit(table: DeltaTable, snapshot_version: int, token: str) -> None:
+    """Move ``table`` to the version our transaction committed: the next one after the snapshot, unless
+    delta-rs rebased the commit past other writers' (then the history names it by our write token)."""
+    table.update_incremental()
+    if table.version() == snapshot_version + 1:
+        return
+    for entry in table.history(table.version() - snapshot_version):
+        if entry.get(f"{META_PREFIX}write_token") == token:
+            table.load_as_version(entry["version"])
+            return
+    raise LakeWriteError(f"{table.table_uri}: the commit of write {token} is not in the table's history")
+
+
+def _remove_files(uri: str, adds: list, storage_options: dict[str, str] | None) -> None:
+    """Best effort: delete data files of a transaction that was refused (no version references them)."""
+    where = location(uri, storage_options)
+    for add in adds:
+        with contextlib.suppress(OSError):
+            where.fs.delete_file(f"{where.table_path}/{add.path}")
 
 
 class LakeStorageError(OSError):
