@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import os
 import re
 import time
 import uuid
@@ -46,8 +47,6 @@ class Location:
 def location(uri: str, storage_options: dict[str, str] | None) -> Location:
     """The filesystem of a table URI: local paths and ``file://``, or an object store configured from the
     same storage options delta-rs gets (``core.objects.filesystem_for``)."""
-    import os
-
     from core.objects import filesystem_for
 
     if "://" not in uri or uri.startswith("file://"):
@@ -78,7 +77,8 @@ def write_file(where: Location, df: pl.DataFrame, partition: tuple[str, dt.date]
     source, day = partition
     relative = f"source={source}/day={day.isoformat()}/part-00000-{uuid.uuid4()}-c000.zstd.parquet"
     directory, path = f"{where.table_path}/source={source}/day={day.isoformat()}", f"{where.table_path}/{relative}"
-    where.fs.create_dir(directory, recursive=True)
+    if isinstance(where.fs, pafs.LocalFileSystem):  # an object store has no directories (and wants no markers)
+        where.fs.create_dir(directory, recursive=True)
     schema = data.slice(0, 0).to_arrow().schema
     with where.fs.open_output_stream(path) as out:
         # no Arrow schema in the footer: readers take the types from the Delta log, as for delta-rs's files

@@ -280,7 +280,8 @@ def _load_commit(table: DeltaTable, snapshot_version: int, token: str) -> None:
         if entry.get(f"{META_PREFIX}write_token") == token:
             table.load_as_version(entry["version"])
             return
-    raise LakeWriteError(f"{table.table_uri}: the commit of write {token} is not in the table's history")
+    raise LakeStorageError(f"{table.table_uri}: delta-rs reported the commit of write {token}, but no version since "
+                           f"{snapshot_version} carries it; read the table's history before writing again")
 
 
 def _remove_files(uri: str, adds: list, storage_options: dict[str, str] | None) -> None:
