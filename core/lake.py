@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import json
 import os
 import random
@@ -213,7 +214,7 @@ def write_partitions(
                 source, day = partitions[0]
                 snapshot_version = table.version()
                 table.create_write_transaction(
-                    adds, mode="overwrite", schema=contract.empty().to_arrow().schema,
+                    adds, mode="overwrite", schema=_delta_schema(tuple(contract.polars_schema.items()))[0],
                     partition_by=list(contract.partition_columns),
                     partition_filters=[("source", "=", source), ("day", "=", day.isoformat())],
                     commit_properties=properties)
@@ -253,15 +254,20 @@ def write_partitions(
     return WriteReceipt(uri, table.version(), df.height, digest, partitions)
 
 
+@functools.lru_cache(maxsize=256)
+def _delta_schema(columns: tuple[tuple[str, pl.DataType], ...]) -> tuple[pa.Schema, tuple[tuple[str, str], ...]]:
+    """A contract's Arrow schema and its Delta (name, type) fields, made once per column list (each write asks)."""
+    from deltalake import Schema
+
+    arrow = pl.DataFrame(schema=dict(columns)).to_arrow().schema
+    return arrow, tuple((f.name, str(f.type)) for f in Schema.from_arrow(arrow).fields)
+
+
 def _check_stored_schema(table: DeltaTable, contract: TableContract, uri: str) -> None:
     """Refuse to add files of the contract's columns to a table stored with other columns or types (delta-rs's
     own writer refuses such a write; a transaction of added files would not)."""
-    from deltalake import Schema
-
-    def fields(schema: Schema) -> list[tuple[str, str]]:
-        return [(f.name, str(f.type)) for f in schema.fields]
-
-    stored, expected = fields(table.schema()), fields(Schema.from_arrow(contract.empty().to_arrow().schema))
+    stored = tuple((f.name, str(f.type)) for f in table.schema().fields)
+    expected = _delta_schema(tuple(contract.polars_schema.items()))[1]
     if stored != expected:
         differing = [f"{e} stored as {s}" for s, e in zip(stored, expected, strict=False) if s != e] or [
             f"{len(stored)} columns stored, {len(expected)} in the contract"]
