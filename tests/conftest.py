@@ -65,8 +65,11 @@ def postgres(tmp_path_factory):
 
 
 def pytest_collection_modifyitems(items):
-    """Slow tests first: under xdist a long test that starts last sets the wall time of the suite."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable: file order otherwise
+    """Long tests first in every xdist worker's share: one that starts last sets the suite's wall time."""
+    from tests.scheduling import long_first, measured_costs
+
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    items[:] = long_first([item.nodeid for item in items], items, workers, measured_costs())
 
 
 @pytest.fixture(autouse=True)
