@@ -16,7 +16,6 @@ are cut (the max rounded up), timestamps go to milliseconds (min down, max up).
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import json
 import math
 import os
@@ -30,7 +29,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 from deltalake.transaction import AddAction
 
-from core.objects import filesystem_for, s3_filesystem
+from core.objects import filesystem_for
 
 ROW_GROUP_ROWS = 131_072  # rows per row group, for our files and delta-rs's (core.lake.WRITER_PROPERTIES)
 STATS_STRING_CHARS = 64  # a sha256 id whole; a payload's stats are a bound, not the value
@@ -52,22 +51,8 @@ def location(uri: str, storage_options: dict[str, str] | None) -> Location:
     same storage options delta-rs gets (``core.objects.filesystem_for``)."""
     if "://" not in uri or uri.startswith("file://"):
         return Location(pafs.LocalFileSystem(), os.path.abspath(uri.removeprefix("file://")))
-    scheme, _, rest = uri.partition("://")
-    if scheme in ("s3", "s3a"):
-        env = tuple(os.environ.get(name) for name in _S3_ENV)  # s3_filesystem falls back on these
-        return Location(_s3(tuple(sorted((storage_options or {}).items())), env), rest.rstrip("/"))
     fs, path = filesystem_for(uri, storage_options)
     return Location(fs, path.rstrip("/"))
-
-
-_S3_ENV = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION")
-
-
-@functools.lru_cache(maxsize=16)
-def _s3(options: tuple[tuple[str, str], ...], env: tuple[str | None, ...]) -> pafs.FileSystem:
-    """One S3 filesystem per set of options (and the variables it falls back on): making one sets up a
-    client, per write before."""
-    return s3_filesystem(dict(options) or None)
 
 
 def writable(schema: pl.Schema, partition: tuple[str, dt.date]) -> bool:
@@ -91,7 +76,8 @@ def write_file(where: Location, df: pl.DataFrame, partition: tuple[str, dt.date]
         return None
     source, day = partition
     relative = f"source={source}/day={day.isoformat()}/part-00000-{uuid.uuid4()}-c000.zstd.parquet"
-    directory, path = f"{where.table_path}/source={source}/day={day.isoformat()}", f"{where.table_path}/{relative}"
+    path = f"{where.table_path}/{relative}"
+    directory = path.rpartition("/")[0]
     if isinstance(where.fs, pafs.LocalFileSystem):  # an object store has no directories (and wants no markers)
         where.fs.create_dir(directory, recursive=True)
     schema = data.slice(0, 0).to_arrow().schema

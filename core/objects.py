@@ -8,6 +8,7 @@ Every read re-hashes the bytes and raises ObjectCorruptError on a mismatch.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -68,13 +69,24 @@ def _option(options: dict[str, str], *names: str) -> str | None:
     return None
 
 
+_S3_ENV = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION")
+
+
 def s3_filesystem(storage_options: dict[str, str] | None) -> pafs.S3FileSystem:
     """A pyarrow S3 filesystem configured from the same options delta-rs gets.
 
     ``FileSystem.from_uri`` ignores them and resolves the bucket's region against real AWS,
-    so an S3-compatible endpoint (MinIO, moto, Ceph...) would never be reached.
+    so an S3-compatible endpoint (MinIO, moto, Ceph...) would never be reached. One filesystem is kept
+    per set of options and of the variables it falls back on: making one sets up a client, which every
+    partition write and every objects store of a run did before.
     """
-    opts = storage_options or {}
+    env = tuple(os.environ.get(name) for name in _S3_ENV)
+    return _cached_s3(tuple(sorted((storage_options or {}).items())), env)
+
+
+@functools.lru_cache(maxsize=16)
+def _cached_s3(options: tuple[tuple[str, str], ...], env: tuple[str | None, ...]) -> pafs.S3FileSystem:
+    opts = dict(options)
     kwargs: dict[str, object] = {"connect_timeout": 5, "request_timeout": 30,
                                  "check_directory_existence_before_creation": False}
     endpoint = _option(opts, "AWS_ENDPOINT_URL", "AWS_ENDPOINT", "endpoint_url", "endpoint")
