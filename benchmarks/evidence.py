@@ -23,7 +23,7 @@ from pathlib import Path
 
 import orjson
 
-from benchmarks.common import quiet_dagster, report, timed
+from benchmarks.common import cli_instance, quiet_dagster, report, timed
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 
@@ -117,7 +117,7 @@ def reuse_benchmark(work: Path, files: int) -> None:
         from resources.run_in_process import run_in_process
 
         job = build_definitions(resources_for(lake, source_toml)).resolve_job_def("main_job")
-        with dg.instance_for_test() as instance:
+        with cli_instance(lake.with_name(f"{lake.name}_home")) as instance:  # the instance `run` uses
             instance.add_dynamic_partitions(SOURCES_PARTITIONS_NAME, ["repo"])
             seconds = []
             for day in (dt.date(2024, 3, 1), dt.date(2024, 3, 2)):
