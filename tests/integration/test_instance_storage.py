@@ -97,7 +97,7 @@ def test_the_engine_cache_is_bounded_and_drops_the_least_recently_used(tmp_path,
 
 
 def test_no_transaction_is_left_open_and_other_processes_write_alongside(tmp_path):
-    """NullPool as in stock Dagster: every query closes its connection, so other processes take the lock."""
+    """Kept connections hold no transaction between queries, so other processes take the lock at once."""
     with _instance_from(tmp_path) as instance:
         dg.materialize([numbers], instance=instance, partition_key="a", selection=[numbers])
         index = tmp_path / "home" / "storage" / "history" / "runs" / "index.db"
@@ -200,3 +200,39 @@ def test_four_processes_opening_a_new_home_at_once_all_succeed_and_stamp_once(tm
             assert conn.execute("SELECT count(*) FROM alembic_version").fetchone() == (1,), db
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert sorted(instance.get_dynamic_partitions("sources")) == ["s0", "s1", "s2", "s3"]
+
+
+def test_a_wipe_closes_the_kept_connections_and_the_instance_goes_on(tmp_path):
+    """Dagster's wipe deletes run shards and WAL files that kept connections point at."""
+    with _instance_from(tmp_path) as instance:
+        _run_all(instance)
+        storage = instance.event_log_storage
+        assert len(storage.engines) >= 2  # the index shard and run shards, each with its kept connection
+        instance.wipe()
+        assert _summary(instance) == ([], [], 0, [])
+        _run_all(instance)
+        assert _summary(instance) == (["a", "b", "c"], ["SUCCEEDED"] * 3, 3, ["a", "b", "c"])
+    with _instance_from_existing(tmp_path) as again:  # what another process reads from the files
+        assert _summary(again) == (["a", "b", "c"], ["SUCCEEDED"] * 3, 3, ["a", "b", "c"])
+
+
+def test_a_forked_child_never_uses_its_parents_connections(tmp_path):
+    """A child of ``fork`` opens its own connections; the parent's go on working after the child exits."""
+    import os
+
+    with _instance_from(tmp_path) as instance:
+        _run_all(instance)
+        index_engine, _ = instance.event_log_storage.engines.get(
+            instance.event_log_storage.conn_string_for_shard(storage_module.INDEX_SHARD_NAME))
+        assert index_engine.pool.checkedin() == 1  # the kept connection
+        pid = os.fork()
+        if pid == 0:  # the child: its pool starts empty, and it can read the instance through new connections
+            ok = index_engine.pool.checkedin() == 0 and len(instance.get_runs()) == 3
+            os._exit(0 if ok else 1)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert _summary(instance) == (["a", "b", "c"], ["SUCCEEDED"] * 3, 3, ["a", "b", "c"])
+
+
+def _instance_from_existing(tmp_path):
+    return dg.DagsterInstance.from_config(str(tmp_path / "home"))
