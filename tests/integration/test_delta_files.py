@@ -173,3 +173,27 @@ def test_a_lost_race_commits_the_same_file_again_and_leaves_no_file_unreferenced
     on_disk = {os.path.relpath(os.path.join(d, f), uri) for d, _, files in os.walk(uri) for f in files
                if f.endswith(".parquet")}
     assert on_disk == added and len(added) == 3  # three writes committed, the retry wrote nothing new
+
+
+def test_every_tenth_version_is_checkpointed_and_reads_from_it_equal_the_commits(tmp_path):
+    """Opens read the last checkpoint and the commits after it: at most CHECKPOINT_EVERY - 1 of them."""
+    from core.lake import CHECKPOINT_EVERY
+
+    root = str(tmp_path / "lake")
+    written = {}
+    for i in range(2 * CHECKPOINT_EVERY + 3):  # versions 1.. (0 created the table)
+        day = DAY + dt.timedelta(days=i % 4)  # rewrites too: removes must be in the checkpoint
+        written[day] = _mixed(50 + i, seed=i).with_columns(pl.lit(day).alias("day"))
+        write_partitions(root, MIXED, written[day], [("src", day)])
+    log = os.path.join(table_uri(root, MIXED), "_delta_log")
+    checkpoints = sorted(int(n.split(".")[0]) for n in os.listdir(log) if n.endswith(".checkpoint.parquet"))
+    assert checkpoints == [CHECKPOINT_EVERY, 2 * CHECKPOINT_EVERY]
+    assert json.loads(open(os.path.join(log, "_last_checkpoint")).read())["version"] == 2 * CHECKPOINT_EVERY
+    # a reader that starts from the checkpoint sees exactly what the commits say
+    for name in os.listdir(log):
+        if name.endswith(".json") and int(name.split(".")[0]) <= 2 * CHECKPOINT_EVERY:
+            os.rename(os.path.join(log, name), os.path.join(tmp_path, name))  # only the checkpoint tells now
+    assert DeltaTable(table_uri(root, MIXED)).version() == 2 * CHECKPOINT_EVERY + 3
+    for day, frame in written.items():
+        got = read_partitions(root, MIXED, [("src", day)], verify=False)
+        assert got.sort("k").equals(frame.sort("k")), day
