@@ -8,6 +8,7 @@ import datetime as dt
 import json
 import os
 import random
+from pathlib import Path
 
 import duckdb
 import polars as pl
@@ -188,7 +189,7 @@ def test_every_tenth_version_is_checkpointed_and_reads_from_it_equal_the_commits
     log = os.path.join(table_uri(root, MIXED), "_delta_log")
     checkpoints = sorted(int(n.split(".")[0]) for n in os.listdir(log) if n.endswith(".checkpoint.parquet"))
     assert checkpoints == [CHECKPOINT_EVERY, 2 * CHECKPOINT_EVERY]
-    assert json.loads(open(os.path.join(log, "_last_checkpoint")).read())["version"] == 2 * CHECKPOINT_EVERY
+    assert json.loads(Path(log, "_last_checkpoint").read_text())["version"] == 2 * CHECKPOINT_EVERY
     # a reader that starts from the checkpoint sees exactly what the commits say
     for name in os.listdir(log):
         if name.endswith(".json") and int(name.split(".")[0]) <= 2 * CHECKPOINT_EVERY:
