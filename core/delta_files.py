@@ -67,15 +67,22 @@ def writable(schema: pl.Schema, partition: tuple[str, dt.date]) -> bool:
     return bool(_SAFE_VALUE.fullmatch(partition[0]))
 
 
-def write_file(where: Location, df: pl.DataFrame, partition: tuple[str, dt.date],
-               partition_columns: tuple[str, ...]) -> AddAction | None:
+def partition_values(partition: tuple[str, dt.date]) -> dict[str, str]:
+    """The Delta partition values of ``(source, day)``: what the add action, its directory and the
+    transaction's partition filter all name."""
+    source, day = partition
+    return {"source": source, "day": day.isoformat()}
+
+
+def write_file(where: Location, df: pl.DataFrame, partition: tuple[str, dt.date]) -> AddAction | None:
     """Write the rows of one partition (``df`` without its partition columns is what the file holds) to a new
     file under the partition's directory; the add action that commits it, or None for no rows."""
-    data = df.drop(list(partition_columns))
+    values = partition_values(partition)
+    data = df.drop(list(values))
     if not data.height:
         return None
-    source, day = partition
-    relative = f"source={source}/day={day.isoformat()}/part-00000-{uuid.uuid4()}-c000.zstd.parquet"
+    directories = "/".join(f"{name}={value}" for name, value in values.items())
+    relative = f"{directories}/part-00000-{uuid.uuid4()}-c000.zstd.parquet"
     path = f"{where.table_path}/{relative}"
     directory = path.rpartition("/")[0]
     if isinstance(where.fs, pafs.LocalFileSystem):  # an object store has no directories (and wants no markers)
@@ -87,8 +94,7 @@ def write_file(where: Location, df: pl.DataFrame, partition: tuple[str, dt.date]
             for start in range(0, data.height, ROW_GROUP_ROWS):
                 writer.write_table(data.slice(start, ROW_GROUP_ROWS).to_arrow(), row_group_size=ROW_GROUP_ROWS)
         size = out.tell()
-    return AddAction(relative, size, {"source": source, "day": day.isoformat()}, int(time.time() * 1000), True,
-                     file_stats(data))
+    return AddAction(relative, size, values, int(time.time() * 1000), True, file_stats(data))
 
 
 def file_stats(data: pl.DataFrame) -> str:

@@ -33,7 +33,7 @@ from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundErr
 
 from core.content_hash import content_hash
 from core.contracts import TableContract
-from core.delta_files import ROW_GROUP_ROWS, location, writable, write_file
+from core.delta_files import ROW_GROUP_ROWS, location, partition_values, writable, write_file
 
 Partition = tuple[str, dt.date]  # (source, day)
 META_PREFIX = "evidence_lake."
@@ -199,6 +199,7 @@ def write_partitions(
     # one partition of plain columns: our own Parquet file, committed by delta-rs (core.delta_files);
     # ledgers (a scope predicate on a data column) and multi-partition writes go through delta-rs's writer
     own_file = (len(partitions) == 1 and not contract.scope_columns
+                and tuple(partition_values(partitions[0])) == contract.partition_columns
                 and writable(contract.polars_schema, partitions[0]))
     adds: list | None = None
     for attempt in range(1, MAX_COMMIT_ATTEMPTS + 1):
@@ -214,14 +215,13 @@ def write_partitions(
             if own_file:
                 if adds is None:  # written once: a retry commits the same file on a fresh snapshot
                     _check_stored_schema(table, contract, uri)
-                    added = write_file(location(uri, storage_options), df, partitions[0], contract.partition_columns)
+                    added = write_file(location(uri, storage_options), df, partitions[0])
                     adds = [added] if added is not None else []
-                source, day = partitions[0]
                 snapshot_version = table.version()
                 table.create_write_transaction(
                     adds, mode="overwrite", schema=_delta_schema(tuple(contract.polars_schema.items()))[0],
                     partition_by=list(contract.partition_columns),
-                    partition_filters=[("source", "=", source), ("day", "=", day.isoformat())],
+                    partition_filters=[(name, "=", value) for name, value in partition_values(partitions[0]).items()],
                     commit_properties=properties)
                 _load_commit(table, snapshot_version, token)
             else:
