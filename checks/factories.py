@@ -19,7 +19,7 @@ from assets.context import current_partition, md_table
 from assets.partitions import lake_partitions
 from core.contracts import TableContract
 from core.lake import Partition
-from core.schema_check import schema_failures
+from core.schema_check import batch_schema_failures, schema_failures
 from resources.lake import LakeResource
 from resources.sources import SourcesResource
 
@@ -39,6 +39,10 @@ class PartitionReads:
         if contract.table_id not in self._tables:
             self._tables[contract.table_id] = self.lake.read(contract, [self.partition])
         return self._tables[contract.table_id]
+
+    def holds(self, contract: TableContract) -> bool:
+        """Whether this step has read the whole partition of ``contract`` already."""
+        return contract.table_id in self._tables
 
     def columns(self, contract: TableContract, names: Sequence[str], where: pl.Expr | None = None) -> pl.DataFrame:
         """Only ``names`` of the partition (rows matching ``where``): from the whole table when this step
@@ -79,21 +83,30 @@ def partition_check(asset: dg.AssetKey, name: str, description: str, blocking: b
     return wrap
 
 
-def schema_check(contract: TableContract) -> PartitionCheck:
-    """``<name>_schema``: the strict pandera model over the run's partition; blocking."""
+def schema_check(contract: TableContract, streamed: bool = False) -> PartitionCheck:
+    """``<name>_schema``: the strict pandera model over the run's partition; blocking.
+
+    ``streamed`` reads the partition a row group at a time unless the step holds it already: for a table
+    no other rule of the step needs whole (the postings: +650 MiB read whole at 4x the stdlib).
+    """
 
     @partition_check(dg.AssetKey(contract.asset_key), f"{contract.check_name}_schema", blocking=True,
                      description=f"Strict pandera schema of {contract.table_id} (v{contract.schema_version}).")
     def _check(reads: PartitionReads) -> dg.AssetCheckResult:
-        df = reads.table(contract)
-        rows = schema_failures(contract, df)
-        if rows:
+        if streamed and not reads.holds(contract):
+            cases, rows = batch_schema_failures(contract, lambda: reads.lake.batches(contract, reads.partition))
+        else:
+            cases, rows = [], 0
+        if not rows:  # read whole (an empty partition too: its columns and types are still checked)
+            df = reads.table(contract)
+            cases, rows = schema_failures(contract, df), df.height
+        if cases:
             return dg.AssetCheckResult(
                 passed=False,
                 description=f"{contract.table_id} {reads.where}: schema violations",
-                metadata={"failure_cases": md_table(rows), "rows": df.height},
+                metadata={"failure_cases": md_table(cases), "rows": rows},
             )
-        return dg.AssetCheckResult(passed=True, metadata={"rows": df.height, "columns": len(df.columns)})
+        return dg.AssetCheckResult(passed=True, metadata={"rows": rows, "columns": len(contract.polars_schema)})
 
     return _check
 

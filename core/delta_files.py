@@ -22,11 +22,14 @@ import os
 import re
 import time
 import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import polars as pl
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
+from deltalake import DeltaTable
 from deltalake.transaction import AddAction
 
 from core.objects import filesystem_for
@@ -147,3 +150,36 @@ def _string_bound(value: str, up: bool) -> str:
         if code <= 0x10FFFF:
             return prefix[:i] + chr(code)
     return value
+
+
+def iter_partition_file_batches(uri: str, table: DeltaTable, schema: pl.Schema | dict[str, pl.DataType],
+                                partition: tuple[str, dt.date],
+                                storage_options: dict[str, str] | None) -> Iterator[pl.DataFrame]:
+    """The rows of one partition of ``table`` a row group at a time, with its partition columns added.
+
+    ``schema`` (the contract's) orders the columns and types the partition values; a column missing
+    from a file is left missing, so a schema check names it. The next row group is read in a thread
+    while the caller works on this one (pyarrow reads without the GIL): the 4x stdlib's postings spent
+    0.9 s of a 3.6 s schema check reading. So at most two row groups are held.
+    """
+    values = partition_values(partition)
+    where = location(uri, storage_options)
+    files = table.file_uris(file_pruning_predicate=[(name, "=", value) for name, value in values.items()])
+    typed = {"source": pl.lit(partition[0], schema.get("source", pl.Utf8)),
+             "day": pl.lit(partition[1], schema.get("day", pl.Date))}
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="row-groups") as reader:
+        for file_uri in files:
+            path = file_uri if isinstance(where.fs, pafs.LocalFileSystem) else filesystem_for(file_uri,
+                                                                                               storage_options)[1]
+            with where.fs.open_input_file(path.removeprefix("file://")) as handle:
+                parquet = pq.ParquetFile(handle)
+                groups = range(parquet.num_row_groups)
+                ahead = [reader.submit(parquet.read_row_group, groups[0])] if groups else []
+                for group in groups:
+                    arrow = ahead.pop().result()
+                    if group + 1 in groups:
+                        ahead.append(reader.submit(parquet.read_row_group, group + 1))
+                    frame = pl.DataFrame(arrow)
+                    del arrow
+                    frame = frame.with_columns(expr.alias(name) for name, expr in typed.items() if name in schema)
+                    yield frame.select([name for name in schema if name in frame.columns])

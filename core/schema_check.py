@@ -9,6 +9,8 @@ hashes collide. Same verdict, same failure cases (with partition row numbers), a
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
 import pandera.errors as pa_errors
 import polars as pl
 
@@ -20,20 +22,42 @@ MAX_CASES = 20
 
 def schema_failures(contract: TableContract, df: pl.DataFrame) -> list[dict]:
     """Up to MAX_CASES failure cases of ``contract``'s strict model over ``df``; empty when it holds."""
+    return batch_schema_failures(contract, lambda: (df.slice(start, SCHEMA_CHUNK_ROWS)
+                                                    for start in range(0, max(df.height, 1), SCHEMA_CHUNK_ROWS)))[0]
+
+
+def batch_schema_failures(contract: TableContract,
+                          batches: Callable[[], Iterable[pl.DataFrame]]) -> tuple[list[dict], int]:
+    """(failure cases, rows seen) of ``contract``'s strict model over the rows ``batches()`` yields in turn.
+
+    One batch is validated at a time and only a 64-bit hash per row is kept, so a partition read a row
+    group at a time is checked in the memory of a batch. ``batches`` is called a second time only when
+    two key hashes meet, to confirm the duplicates on the keys themselves. Row numbers in the cases
+    count from the first row of the first batch.
+    """
     model = contract.pandera_schema()
     model.unique = None
     cases: list[dict] = []
-    for start in range(0, max(df.height, 1), SCHEMA_CHUNK_ROWS):
+    hashes: list[pl.Series] = []
+    key = list(contract.key)
+    rows = 0
+    for batch in batches():
         try:
-            model.validate(df.slice(start, SCHEMA_CHUNK_ROWS), lazy=True)
+            model.validate(batch, lazy=True)
         except pa_errors.SchemaErrors as exc:
             found = exc.failure_cases
             if "index" in found.columns:
-                found = found.with_columns(pl.col("index") + start)
+                found = found.with_columns(pl.col("index") + rows)
             cases.extend(found.head(MAX_CASES - len(cases)).to_dicts())
             if len(cases) >= MAX_CASES:
-                return cases
-    return cases + duplicate_keys(contract, df, MAX_CASES - len(cases))
+                return cases, rows + batch.height
+        key = [c for c in key if c in batch.columns]
+        if key:
+            hashes.append(_row_hashes(batch, key))
+        rows += batch.height
+    if key and hashes:
+        cases += duplicate_keys(batches, pl.concat(hashes), key, MAX_CASES - len(cases))
+    return cases, rows
 
 
 def _row_hashes(df: pl.DataFrame, key: list[str]) -> pl.Series:
@@ -48,18 +72,23 @@ def _row_hashes(df: pl.DataFrame, key: list[str]) -> pl.Series:
     return df.select(total)[:, 0]
 
 
-def duplicate_keys(contract: TableContract, df: pl.DataFrame, limit: int = MAX_CASES) -> list[dict]:
-    """Rows whose key occurs more than once (up to ``limit``), as failure cases."""
-    key = [c for c in contract.key if c in df.columns]
-    if not key or df.height < 2 or limit <= 0:
+def duplicate_keys(batches: Callable[[], Iterable[pl.DataFrame]], hashes: pl.Series,
+                   key: list[str], limit: int = MAX_CASES) -> list[dict]:
+    """Rows whose key occurs more than once (up to ``limit``), as failure cases; ``hashes`` holds each row's
+    key hash in batch order, and only rows whose hash occurs twice are read again and compared exactly."""
+    if hashes.len() < 2 or limit <= 0:
         return []
-    hashes = _row_hashes(df, key)
     ordered = hashes.sort()  # equal neighbours after a sort: a few MiB, where a hash table of them took +340
     if not (ordered.slice(1) == ordered.slice(0, ordered.len() - 1)).any():
         return []
     del ordered
-    suspects = hashes.is_duplicated()
-    candidates = df.with_row_index("index").filter(suspects)  # hash collisions are confirmed on the keys
+    suspects = hashes.filter(hashes.is_duplicated()).unique().implode()
+    found, offset = [], 0
+    for batch in batches():  # hash collisions are confirmed on the keys
+        found.append(batch.select(key).with_row_index("index", offset).filter(
+            _row_hashes(batch, key).is_in(suspects)))
+        offset += batch.height
+    candidates = pl.concat(found)
     dupes = candidates.filter(pl.struct(key).is_duplicated()).sort("index").head(limit)
     return [{"check": f"key {key} is unique", "index": row["index"],
              "failure_case": {k: row[k] for k in key}} for row in dupes.iter_rows(named=True)]

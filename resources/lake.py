@@ -1,6 +1,6 @@
 """LakeResource: where the tables and the objects store live, and typed access to them."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import dagster as dg
 import polars as pl
@@ -11,8 +11,10 @@ from core.lake import (
     Partition,
     known_partition_hash,
     open_table,
+    partition_batches,
     read_partitions,
     storage_options_from_env,
+    summarise_partition,
     table_uri,
 )
 from core.objects import ObjectStore
@@ -50,6 +52,15 @@ class LakeResource(dg.ConfigurableResource):
         never verified."""
         return read_partitions(self.root_uri, contract, partitions, self.storage_options, verify=False,
                                columns=columns, where=where)
+
+    def batches(self, contract: TableContract, partition: Partition) -> Iterator[pl.DataFrame]:
+        """The partition a Parquet row group at a time (``core.lake.partition_batches``), never verified."""
+        return partition_batches(self.root_uri, contract, partition, self.storage_options)
+
+    def summarise(self, contract: TableContract, partition: Partition,
+                  queries: Sequence[Callable[[pl.LazyFrame], pl.LazyFrame]]) -> list[pl.DataFrame]:
+        """Each query over the partition, from one streaming scan (``core.lake.summarise_partition``)."""
+        return summarise_partition(self.root_uri, contract, partition, queries, self.storage_options)
 
     def known_hash(self, contract: TableContract, partition: Partition) -> str | None:
         """The partition's content hash as written, if its files are unchanged since (see core.verified)."""

@@ -204,3 +204,54 @@ def test_index_referential_names_each_table_holding_an_id_the_evidence_lacks(sam
                   lambda df: pl.concat([df, df.head(1).with_columns(pl.lit(ghost).alias("evidence_id"))]))
     passed, description = _verdict(lake, sources, index_referential)
     assert not passed and "'index/terms': 1" in description and "'index/documents': 1" in description, description
+
+
+def test_postings_of_an_evidence_id_without_a_document_are_named(sampled_lake, monkeypatch):
+    """The postings are summarised by 128-bit id hashes in a scan; a posting whose id has no document is
+    still found, and said to have none."""
+    lake, sources, _ = sampled_lake
+    monkeypatch.delenv("EVIDENCE_LAKE_CHECK_SAMPLE", raising=False)
+    part = ("tree", utc_today())
+    records = read_partitions(str(lake), EVIDENCE_RECORDS, [part])
+    documents = read_partitions(str(lake), INDEX_DOCUMENTS, [part])
+    undocumented = records.filter(~pl.col("evidence_id").is_in(documents["evidence_id"].implode()))["evidence_id"][0]
+    _tampered(lake, INDEX_TERMS, lambda df: pl.concat([df, df.head(1).with_columns(
+        pl.lit(undocumented).alias("evidence_id"))]).sort("term", "evidence_id"))
+    passed, description = _verdict(lake, sources, index_deterministic)
+    assert not passed and "1 documents whose doc_len is not the sum" in description, description
+    assert "postings of an evidence id with no document" in description, description
+
+
+@pytest.mark.parametrize("case", ["valid", "duplicate key", "bad tf"])
+def test_the_postings_schema_is_checked_a_row_group_at_a_time(sampled_lake, monkeypatch, case):
+    """Rows in several row groups: the streamed check gives the verdict and the partition row numbers that
+    a check over the whole frame gives, and reads the same rows as a whole read."""
+    from checks.indexes import INDEX_RULES
+    from core.schema_check import batch_schema_failures, schema_failures
+
+    lake, sources, _ = sampled_lake
+    part = ("tree", utc_today())
+    monkeypatch.setattr("core.delta_files.ROW_GROUP_ROWS", 97)
+    terms = read_partitions(str(lake), INDEX_TERMS, [part])
+    assert terms.height > 3 * 97
+    if case == "duplicate key":  # row 5's key again near the end, row groups apart
+        changed = pl.concat([terms, terms.slice(5, 1)])
+    elif case == "bad tf":
+        changed = terms.with_columns(pl.when(pl.int_range(pl.len()) == terms.height - 3).then(0)
+                                     .otherwise(pl.col("tf")).alias("tf"))
+    else:
+        changed = terms
+    _tampered(lake, INDEX_TERMS, lambda _: changed)
+    batches = list(LakeResource(root=str(lake)).batches(INDEX_TERMS, part))
+    assert len(batches) > 3 and pl.concat(batches).equals(read_partitions(str(lake), INDEX_TERMS, [part]))
+    (rule,) = [r for r in INDEX_RULES if r.spec.name == "index_terms_schema"]
+    reads = PartitionReads(part, LakeResource(root=str(lake)), SourcesResource(file=str(sources)))
+    result = rule.rule(reads)
+    assert not reads.holds(INDEX_TERMS), "the streamed check keeps no whole table"
+    assert result.metadata["rows"].value == changed.height
+    whole = schema_failures(INDEX_TERMS, read_partitions(str(lake), INDEX_TERMS, [part]))
+    streamed, rows = batch_schema_failures(INDEX_TERMS, lambda: LakeResource(root=str(lake)).batches(INDEX_TERMS, part))
+    assert streamed == whole and rows == changed.height
+    assert result.passed == (whole == []) == (case == "valid")
+    expected_rows = {"duplicate key": [5, terms.height], "bad tf": [terms.height - 3], "valid": []}[case]
+    assert [c["index"] for c in whole] == expected_rows, whole
