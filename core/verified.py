@@ -188,8 +188,9 @@ def verify_partitions(uri: str, contract: TableContract, table: DeltaTable, df: 
 
 
 def verify_table(root: str, contract: TableContract, storage_options: dict[str, str] | None = None,
-                 table: DeltaTable | None = None) -> None:
-    """Verify every partition of a table that a query engine (DuckDB) is about to read directly.
+                 table: DeltaTable | None = None, partitions: list | None = None) -> None:
+    """Verify every partition (or ``partitions``) of a table that a query engine (DuckDB, a projected scan)
+    is about to read directly.
 
     Partitions already verified under the same file signature cost one listing of the table's
     files; only the others are read and hashed. ``table`` is the version the engine will read.
@@ -202,7 +203,7 @@ def verify_table(root: str, contract: TableContract, storage_options: dict[str, 
     if table is None:
         return
     uri = table_uri(root, contract)
-    signatures = _signatures(table, uri, None)
+    signatures = _signatures(table, uri, None if partitions is None else {(s, str(d)) for s, d in partitions})
     parts = sorted(signatures)
     with _lock:
         disk = _load(uri) if any(signatures.get(p) not in _memo for p in parts) else {}

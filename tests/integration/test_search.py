@@ -8,7 +8,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from core.contracts import EVIDENCE_RECORDS, INDEX_MANIFEST, INDEX_TABLES
+from core.contracts import EVIDENCE_RECORDS, INDEX_MANIFEST, INDEX_TABLES, INDEX_TERMS
 from core.evidence import build_evidence
 from core.indexing import build_indexes
 from core.lake import read_partitions, write_partitions
@@ -348,3 +348,38 @@ def test_a_documents_table_listing_an_id_twice_is_refused_with_what_to_do(stdlib
     with pytest.raises(SearchError, match="lists an evidence id twice.*re-materialise"):
         SearchIndex(built.tables["index/terms"], pl.concat([documents, documents.head(1)]),
                     built.tables["index/term_stats"], [("std", DAY)])
+
+
+def test_a_loaded_index_ranks_as_the_frames_it_was_written_from_and_refuses_tampered_postings(tmp_path, stdlib_index,
+                                                                                             monkeypatch):
+    """``load`` scans the postings with each id cast to its document's number in the scan; over two written
+    partitions it ranks exactly as the in-memory index of the same frames, and a changed posting is refused
+    before anything is scanned (with verification off it is read as stored)."""
+    from core.verified import TamperedDataError, forget
+
+    _, built = stdlib_index
+    later = DAY + dt.timedelta(days=1)
+    for day in (DAY, later):
+        for contract in INDEX_TABLES:
+            write_partitions(str(tmp_path), contract, built.tables[contract.table_id].with_columns(
+                pl.lit(day).alias("day")), [("std", day)])
+    frames = [pl.concat([built.tables[t].with_columns(pl.lit(d).alias("day")) for d in (DAY, later)])
+              for t in ("index/terms", "index/documents", "index/term_stats")]
+    in_memory = SearchIndex(*frames, [("std", DAY), ("std", later)])
+    loaded = SearchIndex.load(str(tmp_path), partitions=[("std", DAY), ("std", later)])
+    queries = ("parse email message", "header", "json decoder scanstring", "raw_decode")
+    for query in queries:
+        assert rank_signature(loaded.search(query, k=10)) == rank_signature(in_memory.search(query, k=10))
+        assert len(loaded.search(query, k=10)) == 10
+    # another tool rewrites a posting of the later day: the load refuses it, naming table and partition
+    terms = read_partitions(str(tmp_path), INDEX_TERMS, [("std", later)])
+    from deltalake import write_deltalake
+
+    changed = terms.with_columns(pl.when(pl.int_range(pl.len()) == 0).then(pl.col("tf") + 50).otherwise(pl.col("tf")))
+    write_deltalake(str(tmp_path / "index" / "terms"), changed.to_arrow(), mode="overwrite",
+                    predicate=f"source = 'std' AND day = '{later.isoformat()}'")
+    forget()
+    with pytest.raises(TamperedDataError, match="index/terms partition std/" + later.isoformat()):
+        SearchIndex.load(str(tmp_path), partitions=[("std", DAY), ("std", later)])
+    monkeypatch.setenv("EVIDENCE_LAKE_NO_VERIFY", "1")
+    assert SearchIndex.load(str(tmp_path), partitions=[("std", later)]).search("header", k=3)
