@@ -49,3 +49,45 @@ def test_freed_polars_memory_leaves_the_process_at_once_when_the_allocator_modul
 def test_an_allocator_setting_the_user_made_is_kept():
     _, _, conf = _probe("import core.allocator", env_value="dirty_decay_ms:250")
     assert conf.endswith("dirty_decay_ms:250") and PROMPT_RETURN not in conf
+
+
+# allocate 64 x 1 MiB after freeing an 8 MiB block, and report how far glibc's heap grew (MiB)
+GLIBC_PROBE = """
+import os
+{first}
+def heap():
+    with open("/proc/self/maps") as f:
+        for line in f:
+            if line.rstrip().endswith("[heap]"):
+                lo, hi = (int(x, 16) for x in line.split()[0].split("-"))
+                return (hi - lo) >> 20
+    return 0
+big = b"\\x01" * (8 << 20)
+del big  # by default glibc now serves blocks below 8 MiB from its heap, where a freed one can stay resident
+before = heap()
+blocks = [b"\\x01" * (1 << 20) for _ in range(64)]
+import pyarrow as pa
+print(heap() - before, pa.default_memory_pool().backend_name, os.environ.get("MALLOC_MMAP_THRESHOLD_"))
+"""
+
+
+def _glibc_probe(first: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    clean = {k: v for k, v in os.environ.items() if k not in ("MALLOC_MMAP_THRESHOLD_", "ARROW_DEFAULT_MEMORY_POOL")}
+    out = subprocess.run([sys.executable, "-c", GLIBC_PROBE.format(first=first)], cwd=ROOT,
+                         env={**clean, **(env or {})}, check=True, capture_output=True, text=True,
+                         timeout=120).stdout.split()
+    return int(out[0]), out[1], out[2]
+
+
+def test_large_blocks_are_mapped_and_arrow_uses_the_system_allocator_when_the_module_loads_first():
+    grown, pool, threshold = _glibc_probe("import core.allocator")
+    assert grown < 8, f"glibc's heap grew {grown} MiB: 1 MiB blocks did not get their own mapping"
+    assert pool == "system" and threshold == "131072"  # and the processes started from here inherit it
+    grown, pool, threshold = _glibc_probe("")  # glibc's and pyarrow's defaults: what the module changes
+    assert grown >= 60 and pool != "system" and threshold == "None"
+
+
+def test_glibc_and_arrow_settings_the_user_made_are_kept():
+    _, pool, threshold = _glibc_probe("import core.allocator", {"MALLOC_MMAP_THRESHOLD_": "65536",
+                                                                 "ARROW_DEFAULT_MEMORY_POOL": "mimalloc"})
+    assert pool == "mimalloc" and threshold == "65536"
