@@ -177,7 +177,7 @@ def _build(records: pl.DataFrame, source: str, day: dt.date, prior: PriorIndex |
     del parts
     # one chunk: a gather from a many-chunk string column copied the strings (4x stdlib: +360 MiB, one: +80)
     ids = docs["evidence_id"].rechunk()
-    postings = counted.sort("term", "doc")
+    postings = in_term_order(counted)
     del counted
     lengths = postings.group_by("doc").agg(pl.col("tf").sum().alias("doc_len"))
     docs = docs.with_row_index("doc").join(lengths, on="doc", how="inner", maintain_order="left").drop("doc")
@@ -204,8 +204,7 @@ def _build(records: pl.DataFrame, source: str, day: dt.date, prior: PriorIndex |
         symbol_rows = pl.concat([symbol_rows, prior.symbols.filter(copied).select(
             [pl.col(c).cast(INDEX_SYMBOLS.polars_schema[c]) for c in _SYMBOL_COLUMNS])])
     tables[INDEX_SYMBOLS.table_id] = INDEX_SYMBOLS.frame(with_symbol_ids(symbol_rows, source), source, day)
-    terms_df = tables[INDEX_TERMS.table_id]
-    stats = document_frequencies(terms_df.lazy()).collect(engine="streaming")
+    stats = sorted_document_frequencies(tables[INDEX_TERMS.table_id]["term"])
     tables[INDEX_TERM_STATS.table_id] = INDEX_TERM_STATS.frame(stats, source, day)
     if with_manifest and evidence_hash is None:
         evidence_hash = content_hash(records, EVIDENCE_RECORDS.key, EVIDENCE_RECORDS.volatile)
@@ -213,9 +212,30 @@ def _build(records: pl.DataFrame, source: str, day: dt.date, prior: PriorIndex |
                       reused.len())
 
 
+def in_term_order(counted: pl.DataFrame) -> pl.DataFrame:
+    """(term, doc, tf) sorted by term, then doc: what ``sort("term", "doc")`` gives, in less time and memory.
+
+    A term becomes its rank in the sorted vocabulary (an enum of it) and each posting one 64-bit key
+    (rank, doc), sorted by one arg_sort; the terms are gathered back from the vocabulary, sharing its
+    strings. The multi-column sort row-encoded every term: 4x the stdlib's 4.95M postings +280 MiB
+    and 2.0-2.5 s, this way +190 MiB and 1.0 s, the same rows.
+    """
+    vocabulary = counted["term"].unique().sort()
+    rank = counted["term"].cast(pl.Enum(vocabulary)).to_physical()
+    order = (rank.cast(pl.UInt64) * (1 << 32) + counted["doc"].cast(pl.UInt64)).arg_sort()
+    return pl.DataFrame({"term": vocabulary.gather(rank.gather(order)), "doc": counted["doc"].gather(order),
+                         "tf": counted["tf"].gather(order)})
+
+
+def sorted_document_frequencies(terms: pl.Series) -> pl.DataFrame:
+    """(term, df) of postings already in term order: each term's run of rows is its df (no grouping)."""
+    runs = terms.rle()
+    return pl.DataFrame({"term": runs.struct.field("value"), "df": runs.struct.field("len").cast(pl.Int64)})
+
+
 def document_frequencies(terms: pl.LazyFrame) -> pl.LazyFrame:
-    """(term, df) in term order: the postings of each term. The build writes it; the index check re-derives it
-    from a scan of the stored postings.
+    """(term, df) in term order: the postings of each term, in any order. The index check re-derives df this
+    way from a scan of the stored postings (the build, whose postings are in term order, counts runs).
 
     Collect it on polars' streaming engine: grouping 5M postings in memory held +450 MiB, streamed +7 MiB.
     """
