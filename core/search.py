@@ -77,20 +77,23 @@ class SearchIndex:
         subset exactly as the whole would); by default both come from ``documents``."""
         documents = _in_tie_order(documents)
 
-        def postings_of(source: str, day: dt.date, at: pl.Expr) -> pl.DataFrame:
+        vocabulary = _vocabulary(stats)
+
+        def postings_of(source: str, day: dt.date, columns: list[pl.Expr]) -> pl.DataFrame:
             mine = terms if documents.select("source", "day").n_unique() <= 1 else terms.filter(
                 (pl.col("source") == source) & (pl.col("day") == day))
-            return mine.select("term", "tf", at)
+            return mine.select(columns)
 
-        self._setup(_numbered_postings(documents, postings_of), documents, stats, partitions, stop_words, corpus)
+        self._setup(_numbered_postings(documents, vocabulary, postings_of), vocabulary, documents, stats, partitions,
+                    stop_words, corpus)
 
-    def _setup(self, postings: pl.DataFrame, documents: pl.DataFrame, stats: pl.DataFrame,
+    def _setup(self, postings: pl.DataFrame, vocabulary: pl.Series, documents: pl.DataFrame, stats: pl.DataFrame,
                partitions: Sequence[Partition], stop_words, corpus: tuple[int, float] | None) -> None:
         self.documents = documents  # in result tie order; a document is its row number here
-        runs = postings["term"].rle()  # each term's postings: one run of rows
+        runs = postings["term"].rle()  # each term's postings (the term as its vocabulary rank): one run of rows
         lengths = runs.struct.field("len")
         ends = lengths.cum_sum().to_list()
-        self._spans = {t: (end - n, end) for t, n, end in zip(runs.struct.field("value").to_list(),
+        self._spans = {t: (end - n, end) for t, n, end in zip(vocabulary.gather(runs.struct.field("value")).to_list(),
                                                               lengths.to_list(), ends, strict=True)}
         self._doc = postings["doc"].to_numpy()
         self._tf = postings["tf"].to_numpy().astype(np.float64)
@@ -126,13 +129,16 @@ class SearchIndex:
         verify_table(root, INDEX_TERMS, storage_options, terms, parts)  # hashes only partitions never verified
         documents = _in_tie_order(read_partitions(root, INDEX_DOCUMENTS, parts, storage_options))
 
-        def postings_of(source: str, day: dt.date, at: pl.Expr) -> pl.DataFrame:
-            return summarise_partition(root, INDEX_TERMS, (source, day), [lambda lf: lf.select("term", "tf", at)],
+        stats = read_partitions(root, INDEX_TERM_STATS, parts, storage_options)
+        vocabulary = _vocabulary(stats)
+
+        def postings_of(source: str, day: dt.date, columns: list[pl.Expr]) -> pl.DataFrame:
+            return summarise_partition(root, INDEX_TERMS, (source, day), [lambda lf: lf.select(columns)],
                                        storage_options, terms)[0]
 
         index = cls.__new__(cls)
-        index._setup(_numbered_postings(documents, postings_of), documents,
-                     read_partitions(root, INDEX_TERM_STATS, parts, storage_options), parts, DEFAULT_STOP_WORDS, None)
+        index._setup(_numbered_postings(documents, vocabulary, postings_of), vocabulary, documents, stats, parts,
+                     DEFAULT_STOP_WORDS, None)
         return index
 
     def search(self, query: str, k: int = 10, k1: float = 1.2, b: float = 0.75) -> list[Hit]:
@@ -176,30 +182,37 @@ def _in_tie_order(documents: pl.DataFrame) -> pl.DataFrame:
     return documents if strictly_ordered(documents, order) else documents.sort(order)
 
 
-def _numbered_postings(documents: pl.DataFrame,
-                       postings_of: Callable[[str, dt.date, pl.Expr], pl.DataFrame]) -> pl.DataFrame:
-    """(term, tf, doc) with each term's postings one run of rows; doc = the row number in ``documents``.
+def _vocabulary(stats: pl.DataFrame) -> pl.Series:
+    """Every term with a df, sorted: a posting's term is its rank here. A term without a df never scores."""
+    return stats["term"].unique().sort()
 
-    ``postings_of(source, day, at)`` gives a partition's postings as (term, tf, at), ``at`` the
-    expression it is handed. That expression casts a posting's id to an enum of the partition's
-    document ids: the id becomes its document's position there (null when no document has it),
-    4 bytes a posting, no join table, no id copies (a join on the 64-character ids, then a sort,
-    held about twice the memory; a binary search over the ids took 3x as long). A posting without a
-    document is dropped. Within a term's run the order does not matter: a document has at most one
-    posting per term, so a query adds each score once whatever the order.
+
+def _numbered_postings(documents: pl.DataFrame, vocabulary: pl.Series,
+                       postings_of: Callable[[str, dt.date, list[pl.Expr]], pl.DataFrame]) -> pl.DataFrame:
+    """(term, tf, doc) with each term's postings one run of rows; term = its rank in ``vocabulary``, doc = the
+    row number in ``documents``.
+
+    ``postings_of(source, day, columns)`` gives a partition's postings selected by ``columns``: the term
+    cast to an enum of the vocabulary and the id cast to an enum of the partition's document ids. Each
+    becomes a 4-byte position (null when absent), so no term or id string is copied: no join table (a
+    join on the 64-character ids, then a sort, held about twice the memory; a binary search over the ids
+    took 3x as long), and a scan casts them as it reads. A posting without a document, or whose term has
+    no df (it could never score), is dropped. Within a term's run the order does not matter: a document
+    has at most one posting per term, so a query adds each score once whatever the order.
     """
     numbered = documents.select("source", "day", "evidence_id").with_row_index("doc")
+    term = pl.col("term").cast(pl.Enum(vocabulary), strict=False).to_physical().alias("term")
     pieces = []
     for (source, day), docs in numbered.group_by("source", "day", maintain_order=True):
         if docs["evidence_id"].n_unique() != docs.height:
             raise SearchError(f"index/documents of {source}/{day} lists an evidence id twice: the table was "
                               "written by another tool; re-materialise the partition's index")
         at = pl.col("evidence_id").cast(pl.Enum(docs["evidence_id"]), strict=False).to_physical().alias("at")
-        mine = postings_of(source, day, at)
+        mine = postings_of(source, day, [term, pl.col("tf"), at])
         pieces.append(mine.select("term", "tf", docs["doc"].gather(mine["at"]).alias("doc"))
-                      .filter(pl.col("doc").is_not_null()))
+                      .filter(pl.col("doc").is_not_null() & pl.col("term").is_not_null()))
         del mine
-    postings = pl.concat(pieces) if pieces else pl.DataFrame(schema={"term": pl.Utf8, "tf": pl.Int64,
+    postings = pl.concat(pieces) if pieces else pl.DataFrame(schema={"term": pl.UInt32, "tf": pl.Int64,
                                                                      "doc": pl.UInt32})
     del pieces
     return postings if postings["term"].is_sorted() else postings.sort("term")
