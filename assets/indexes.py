@@ -69,20 +69,21 @@ def prior_index(instance: dg.DagsterInstance, lake: LakeResource, source: str, d
 def indexes(context: dg.AssetExecutionContext, lake: LakeResource):
     """Rebuildable search and lookup indexes over the partition's evidence (unchanged records' rows reused).
 
-    The evidence is read here rather than passed in by the IO manager: only the columns an index is
-    built from, and Dagster holds an input until the step ends, where this step drops it (and each
-    table once written) before the next write.
+    The evidence is read by the build rather than passed in by the IO manager: only the columns an
+    index is built from, and Dagster holds an input until the step ends, where the build drops it
+    once it has the rows it indexes (and this step each table once written, before the next write).
     """
     source, day = current_partition(context)
     # the index reads seven of the evidence's columns of the rows it indexes; the manifest names the whole
     # partition's hash, which the writer recorded (files unchanged since), else the whole partition is read
     evidence_hash = lake.known_hash(EVIDENCE_RECORDS, (source, day))
-    records = (lake.read(EVIDENCE_RECORDS, [(source, day)]) if evidence_hash is None
-               else lake.read_columns(EVIDENCE_RECORDS, [(source, day)], INDEX_INPUT, searched()))
     prior, why = prior_index(context.instance, lake, source, day)
-    built = build_indexes(records, source, day, prior, evidence_hash=evidence_hash)
-    indexed = records.select(searched().sum()).item()
-    del records, prior
+    # the build reads the evidence itself (through this function) so it can drop it once it has its rows
+    built = build_indexes(lambda: lake.read(EVIDENCE_RECORDS, [(source, day)]) if evidence_hash is None else
+                          lake.read_columns(EVIDENCE_RECORDS, [(source, day)], INDEX_INPUT, searched()),
+                          source, day, prior, evidence_hash=evidence_hash)
+    indexed = built.searched
+    del prior
     rows = dict(zip(built.manifest["index_name"].to_list(), built.manifest["rows"].to_list(), strict=True))
     context.log.info(f"indexed {indexed} evidence records of searchable kinds: {rows}; {built.reused} documents "
                      f"reused ({why})")

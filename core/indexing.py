@@ -8,7 +8,7 @@ rows and identical search results.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,6 +48,7 @@ class IndexBuild:
     tables: dict[str, pl.DataFrame]  # table_id -> frame
     manifest: pl.DataFrame | None  # None when built without one (a sampled check)
     reused: int = 0  # documents whose rows were copied from a prior index
+    searched: int = 0  # evidence records of the kinds an index holds
 
 
 def _strings(value: object, out: list[str], budget: int = MAX_DOC_CHARS) -> None:
@@ -125,14 +126,19 @@ class PriorIndex:
     symbols: pl.DataFrame
 
 
-def build_indexes(records: pl.DataFrame, source: str, day: dt.date, prior: PriorIndex | None = None,
-                  with_manifest: bool = True, evidence_hash: str | None = None) -> IndexBuild:
+def build_indexes(records: pl.DataFrame | Callable[[], pl.DataFrame], source: str, day: dt.date,
+                  prior: PriorIndex | None = None, with_manifest: bool = True,
+                  evidence_hash: str | None = None) -> IndexBuild:
     """All index tables for one partition of evidence/records, copying ``prior``'s rows of unchanged records.
 
     The result is the same, row for row, with or without ``prior`` (test). ``with_manifest=False``
     skips hashing every table for the manifest (``manifest`` is then None): a sampled check
     compares rows under its own keys and never reads it. ``records`` needs only ``INDEX_INPUT``
     when ``evidence_hash`` (the partition's content hash, for the manifest) is given.
+
+    ``records`` may be a function that reads them: the build then holds the only reference and drops
+    the evidence once it has taken the rows it indexes (a caller's frame stays alive for the whole
+    build: 4x stdlib, the evidence's strings held through the sort and the hashing).
     """
     with paused_gc():
         return _build(records, source, day, prior, with_manifest, evidence_hash)
@@ -160,11 +166,18 @@ def reusable_ids(rows: pl.DataFrame, records: pl.DataFrame, prior: PriorIndex) -
     return same.filter(~pl.col("evidence_id").is_in(moved["evidence_id"].implode()))["evidence_id"]
 
 
-def _build(records: pl.DataFrame, source: str, day: dt.date, prior: PriorIndex | None,
+def _build(records: pl.DataFrame | Callable[[], pl.DataFrame], source: str, day: dt.date, prior: PriorIndex | None,
            with_manifest: bool, evidence_hash: str | None) -> IndexBuild:
+    if callable(records):
+        records = records()
     rows = records.filter(searched()).select(
         *CHUNK_COLUMNS).sort("evidence_id")
-    reused = reusable_ids(rows, records, prior) if prior is not None else pl.Series("evidence_id", [], pl.Utf8)
+    if with_manifest and evidence_hash is None:
+        evidence_hash = content_hash(records, EVIDENCE_RECORDS.key, EVIDENCE_RECORDS.volatile)
+    del records  # the rows share its strings: once chunked, they are freed (when the caller holds no reference)
+    searched_count = rows.height
+    # the rows hold every section (a searched kind) with its lines
+    reused = reusable_ids(rows, rows, prior) if prior is not None else pl.Series("evidence_id", [], pl.Utf8)
     if reused.len():
         rows = rows.filter(~pl.col("evidence_id").is_in(reused.implode()))
     parts = list(iter_document_chunks(rows, source))
@@ -206,10 +219,8 @@ def _build(records: pl.DataFrame, source: str, day: dt.date, prior: PriorIndex |
     tables[INDEX_SYMBOLS.table_id] = INDEX_SYMBOLS.frame(with_symbol_ids(symbol_rows, source), source, day)
     stats = sorted_document_frequencies(tables[INDEX_TERMS.table_id]["term"])
     tables[INDEX_TERM_STATS.table_id] = INDEX_TERM_STATS.frame(stats, source, day)
-    if with_manifest and evidence_hash is None:
-        evidence_hash = content_hash(records, EVIDENCE_RECORDS.key, EVIDENCE_RECORDS.volatile)
-    return IndexBuild(tables, manifest(tables, evidence_hash, source, day) if with_manifest else None,
-                      reused.len())
+    return IndexBuild(tables, manifest(tables, evidence_hash or "", source, day) if with_manifest else None,
+                      reused.len(), searched_count)
 
 
 def in_term_order(counted: pl.DataFrame) -> pl.DataFrame:
