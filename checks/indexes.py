@@ -82,8 +82,8 @@ def _postings(reads: PartitionReads) -> PostingsSummary:
         if reads.holds(INDEX_TERMS):
             held = reads.table(INDEX_TERMS).lazy()
             results = [query(held).collect(engine="streaming") for query in postings_queries()]
-        else:
-            results = [reads.lake.summarise(INDEX_TERMS, reads.partition, [query])[0] for query in postings_queries()]
+        else:  # one table version, one scan per query
+            results = reads.lake.summarise(INDEX_TERMS, reads.partition, postings_queries())
         reads.memo["postings_summary"] = postings_summary(results)
     return reads.memo["postings_summary"]
 

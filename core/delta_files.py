@@ -168,10 +168,8 @@ def iter_partition_file_batches(uri: str, table: DeltaTable, schema: pl.Schema |
     typed = {"source": pl.lit(partition[0], schema.get("source", pl.Utf8)),
              "day": pl.lit(partition[1], schema.get("day", pl.Date))}
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="row-groups") as reader:
-        for file_uri in files:
-            path = file_uri if isinstance(where.fs, pafs.LocalFileSystem) else filesystem_for(file_uri,
-                                                                                               storage_options)[1]
-            with where.fs.open_input_file(path.removeprefix("file://")) as handle:
+        for file_uri in files:  # plain paths for a local table, else the URI: the filesystem takes what follows "://"
+            with where.fs.open_input_file(file_uri.partition("://")[2] or file_uri) as handle:
                 parquet = pq.ParquetFile(handle)
                 groups = range(parquet.num_row_groups)
                 ahead = [reader.submit(parquet.read_row_group, groups[0])] if groups else []

@@ -82,7 +82,7 @@ def id_hashes(column: str = "evidence_id") -> list[pl.Expr]:
 
 @dataclass
 class PostingsSummary:
-    """What the sampled index checks need of a partition's postings, without holding them (one scan)."""
+    """What the sampled index checks need of a partition's postings, without holding them (from scans)."""
 
     by_term: pl.DataFrame  # term, df: the postings of each term
     by_document: pl.DataFrame  # id_h1, id_h2, doc_len_postings (sum of tf): one row per evidence id
@@ -90,10 +90,9 @@ class PostingsSummary:
 
 
 def postings_queries() -> list[Callable[[pl.LazyFrame], pl.LazyFrame]]:
-    """The queries of a ``PostingsSummary`` in its field order, each for a streaming scan of index/terms.
-
-    Run one scan per query: together in one plan the 4x stdlib's postings peaked at +340–550 MiB,
-    one at a time at +40 (df) and +150–270 (lengths). Grouping by the 64-character id itself took +550.
+    """The queries of a ``PostingsSummary`` in its field order, each for a streaming scan of index/terms
+    (``core.lake.summarise_partition`` runs them one at a time). Grouping by the 64-character id itself
+    instead of its hashes took +550 MiB for the 4x stdlib's postings.
     """
     return [document_frequencies,
             lambda lf: lf.group_by(id_hashes()).agg(pl.col("tf").sum().alias("doc_len_postings")),

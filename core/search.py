@@ -76,12 +76,11 @@ class SearchIndex:
         """``corpus`` = (N, avgdl) of a larger index these documents belong to (a sampled check scores a
         subset exactly as the whole would); by default both come from ``documents``."""
         documents = _in_tie_order(documents)
-
         vocabulary = _vocabulary(stats)
+        one_partition = documents.select("source", "day").n_unique() <= 1
 
         def postings_of(source: str, day: dt.date, columns: list[pl.Expr]) -> pl.DataFrame:
-            mine = terms if documents.select("source", "day").n_unique() <= 1 else terms.filter(
-                (pl.col("source") == source) & (pl.col("day") == day))
+            mine = terms if one_partition else terms.filter((pl.col("source") == source) & (pl.col("day") == day))
             return mine.select(columns)
 
         self._setup(_numbered_postings(documents, vocabulary, postings_of), vocabulary, documents, stats, partitions,
@@ -115,8 +114,8 @@ class SearchIndex:
         """The index of ``partitions`` (default: each source's latest day, or ``day``), read from the lake.
 
         The postings are verified (unless verification is off), then scanned: only their term, tf and
-        id, the id cast to its document's number inside the scan, so the 64-character ids are never
-        held (4x the stdlib's 4.95M postings: +650 MiB read whole).
+        id, the term cast to its vocabulary rank and the id to its document's number inside the scan, so
+        no term or 64-character id string is held (4x the stdlib's 4.95M postings: +650 MiB read whole).
         """
         parts = list(partitions) if partitions is not None else latest_partitions(root, sources, day,
                                                                                    storage_options)
@@ -128,7 +127,6 @@ class SearchIndex:
         terms = open_table(root, INDEX_TERMS, storage_options)
         verify_table(root, INDEX_TERMS, storage_options, terms, parts)  # hashes only partitions never verified
         documents = _in_tie_order(read_partitions(root, INDEX_DOCUMENTS, parts, storage_options))
-
         stats = read_partitions(root, INDEX_TERM_STATS, parts, storage_options)
         vocabulary = _vocabulary(stats)
 

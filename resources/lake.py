@@ -59,7 +59,7 @@ class LakeResource(dg.ConfigurableResource):
 
     def summarise(self, contract: TableContract, partition: Partition,
                   queries: Sequence[Callable[[pl.LazyFrame], pl.LazyFrame]]) -> list[pl.DataFrame]:
-        """Each query over the partition, from one streaming scan (``core.lake.summarise_partition``)."""
+        """Each query over the partition, from streaming scans of one version (``core.lake.summarise_partition``)."""
         return summarise_partition(self.root_uri, contract, partition, queries, self.storage_options)
 
     def known_hash(self, contract: TableContract, partition: Partition) -> str | None:
