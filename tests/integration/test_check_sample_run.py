@@ -6,6 +6,9 @@ numbers, the manifest) from all stored rows. Each kind of tampering below sits w
 proves it or where a re-derivation does, and each is caught; ``all`` passes on the same lake.
 """
 
+import shutil
+
+import dagster as dg
 import polars as pl
 import pytest
 
@@ -32,20 +35,35 @@ def _metadata(result, name: str) -> dict:
     return {k: v.value for k, v in evaluation.metadata.items()}
 
 
-@pytest.fixture
-def sampled_lake(tmp_path, instance, monkeypatch):
-    """A real lake of one partition of FILES modules, built by main_job with the default sample."""
-    monkeypatch.delenv("EVIDENCE_LAKE_CHECK_SAMPLE", raising=False)
-    tree = tmp_path / "tree"
+@pytest.fixture(scope="module")
+def _built_sampled_lake(tmp_path_factory):
+    """main_job (default sample) over one partition of FILES modules, built once per module and worker.
+
+    Every test tampers with a copy (``sampled_lake``): the build is what costs, ~7 s a test.
+    """
+    base = tmp_path_factory.mktemp("sampled")
+    tree = base / "tree"
     tree.mkdir()
     for i in range(FILES):
         (tree / f"m{i:03d}.py").write_text(
             f'"""Module {i} about topic{i % 7}."""\nimport os\n\n\ndef f{i}():\n    """Return {i}."""\n    return {i}\n'
             f"\n\ndef f{i}():  # defined twice: a symbol-id clash\n    return -{i}\n")
-    sources = write_sources(tmp_path / "sources.toml", {"tree": {"kind": "tree", "path": str(tree)}})
-    result = materialize_all(instance, tmp_path / "lake", sources, "tree", utc_today())
+    sources = write_sources(base / "sources.toml", {"tree": {"kind": "tree", "path": str(tree)}})
+    with pytest.MonkeyPatch.context() as patch, dg.DagsterInstance.ephemeral() as instance:
+        patch.delenv("EVIDENCE_LAKE_CHECK_SAMPLE", raising=False)
+        result = materialize_all(instance, base / "lake", sources, "tree", utc_today())
     assert result.success and all(check_results(result).values()), check_results(result)
-    return tmp_path / "lake", sources, result
+    return base / "lake", sources, result
+
+
+@pytest.fixture
+def sampled_lake(_built_sampled_lake, tmp_path, monkeypatch):
+    """A copy of the built lake for one test, with the default sample in effect; (lake, sources, build result)."""
+    monkeypatch.delenv("EVIDENCE_LAKE_CHECK_SAMPLE", raising=False)
+    built, sources, result = _built_sampled_lake
+    lake = tmp_path / "lake"
+    shutil.copytree(built, lake)
+    return lake, sources, result
 
 
 def test_the_checks_recompute_a_seeded_sample_by_default_and_pass(sampled_lake):

@@ -1,5 +1,8 @@
 """Issue 16 case 2: every reader verifies what it returns; --no-verify is there for forensics."""
 
+import shutil
+
+import dagster as dg
 import polars as pl
 import pyarrow.parquet as pq
 import pytest
@@ -9,24 +12,36 @@ import cli
 import core.verified as verified
 from core.content_hash import content_hash
 from core.contracts import DISTILL_SCORES, EVIDENCE_RECORDS, INDEX_SECTIONS
-from core.lake import LakeReadError, partition_predicate, read_partitions, table_uri
+from core.lake import LakeReadError, partition_predicate, read_partitions, table_uri, write_partitions
 from core.sql import run_capped
 from core.verified import TamperedDataError, verify_table
 from tests.helpers import materialize_all, utc_today, write_sources
 
 
-@pytest.fixture
-def lake(tmp_path, instance, lake_root, monkeypatch):
-    """A materialised docs partition, with the verification memo isolated in tmp_path."""
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.delenv("EVIDENCE_LAKE_NO_VERIFY", raising=False)
-    verified.forget()
-    docs = tmp_path / "docs"
+@pytest.fixture(scope="module")
+def _built_docs_lake(tmp_path_factory):
+    """main_job over a three-guide docs partition, built once per module and worker (~7 s)."""
+    base = tmp_path_factory.mktemp("verified")
+    docs = base / "docs"
     docs.mkdir()
     for i in range(3):
         (docs / f"g{i}.md").write_text(f"# Guide {i}\n\nText {i}.\n\n## Part {i}\n\nMore {i}.\n")
-    sources = write_sources(tmp_path / "sources.toml", {"docs": {"kind": "tree", "path": "docs"}})
-    assert materialize_all(instance, lake_root, sources, "docs", utc_today()).success
+    sources = write_sources(base / "sources.toml", {"docs": {"kind": "tree", "path": "docs"}})
+    with pytest.MonkeyPatch.context() as patch, dg.DagsterInstance.ephemeral() as instance:
+        patch.setenv("XDG_CACHE_HOME", str(base / "cache"))
+        patch.delenv("EVIDENCE_LAKE_NO_VERIFY", raising=False)
+        assert materialize_all(instance, base / "lake", sources, "docs", utc_today()).success
+    verified.forget()
+    return base / "lake"
+
+
+@pytest.fixture
+def lake(_built_docs_lake, tmp_path, lake_root, monkeypatch):
+    """A copy of a materialised docs partition, with the verification memo isolated in tmp_path (and empty)."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("EVIDENCE_LAKE_NO_VERIFY", raising=False)
+    verified.forget()
+    shutil.copytree(_built_docs_lake, lake_root)
     yield str(lake_root), ("docs", utc_today())
     verified.forget()
 
@@ -126,6 +141,8 @@ def test_a_partition_read_back_carries_its_writers_hash_until_its_files_change(l
 
     root, part = lake
     contract = EVIDENCE_RECORDS
+    # the lake is a copy, made at another path than its writer's: commit the partition again with our writer
+    write_partitions(root, contract, read_partitions(root, contract, [part], verify=False), [part])
     calls = []
     real = ch._content_hash
     monkeypatch.setattr(ch, "_content_hash", lambda *a: calls.append(1) or real(*a))
@@ -145,7 +162,6 @@ def test_a_ledger_partition_is_hashed_from_its_rows_not_from_its_newest_batch(la
     """A verified scoped partition (a ledger of batches) is remembered by its newest batch's digest: that is
     no content hash of the whole partition, so a read of it must not carry one."""
     from core.contracts import REPLAY_RUNS
-    from core.lake import write_partitions
     from tests.helpers import rows_hash
 
     root, part = lake
