@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import os
 import zlib
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import polars as pl
 
@@ -87,8 +89,16 @@ def extract_file(data: bytes, path: str, lint: LintOutcome | None = None) -> tup
     """All file extractors over one text file; an extractor that raises is reported, not fatal.
 
     A Python file is parsed once for every ast-based extractor; ``lint`` is what the batch ruff
-    run (``core.extract.ruff_lint``) found in it.
+    run (``core.extract.ruff_lint``) found in it, and its records come last.
     """
+    out, errors = _extract_unlinted(data, path)
+    if lint is not None and lang_hint(path) == "python":
+        _add_lint(out, errors, lint)
+    return out, errors
+
+
+def _extract_unlinted(data: bytes, path: str) -> tuple[list[Extracted], list[str]]:
+    """Every extractor but ruff's, in their fixed order."""
     lang = lang_hint(path)
     text = decode_text(data)
     out: list[Extracted] = []
@@ -108,16 +118,19 @@ def extract_file(data: bytes, path: str, lint: LintOutcome | None = None) -> tup
             out.extend(step())
         except Exception as exc:  # a bug or a pathological file: quarantine, keep the other extractors
             errors.append(f"{name}: {type(exc).__name__}: {exc}"[:300])
-    if lang == "python" and lint is not None:
-        findings, why_not = lint
-        if findings is None:
-            errors.append(f"{RUFF}: {why_not}"[:300])
-        else:
-            try:
-                out.extend(ruff_evidence(findings))
-            except Exception as exc:  # ruff's JSON changed shape: this file's lint is lost, nothing else
-                errors.append(f"{RUFF}: {type(exc).__name__}: {exc}"[:300])
     return out, errors
+
+
+def _add_lint(out: list[Extracted], errors: list[str], lint: LintOutcome) -> None:
+    """ruff's records of one Python file after the others, or why there are none."""
+    findings, why_not = lint
+    if findings is None:
+        errors.append(f"{RUFF}: {why_not}"[:300])
+        return
+    try:
+        out.extend(ruff_evidence(findings))
+    except Exception as exc:  # ruff's JSON changed shape: this file's lint is lost, nothing else
+        errors.append(f"{RUFF}: {type(exc).__name__}: {exc}"[:300])
 
 
 def records_frame(columns: dict[str, list]) -> pl.DataFrame:
@@ -136,24 +149,33 @@ def records_frame(columns: dict[str, list]) -> pl.DataFrame:
 ChunkResult = tuple[pl.DataFrame, list[tuple[str, list[str]]]]  # records of the chunk; (path, errors) per file
 
 
-def extract_chunk(store: ObjectStore, source: str, items: list[tuple[str, str]]) -> ChunkResult:
+def extract_chunk(store: ObjectStore, source: str, items: list[tuple[str, str]],
+                  lint_beside: bool = False) -> ChunkResult:
     """The records of a chunk of (path, object) as one frame, in file order, and each file's extractor errors.
 
-    ruff runs once over the chunk's Python files. Returning a frame (Arrow when it crosses from a
-    worker) spares the parent a Python object per value of every record.
+    ruff runs once over the chunk's Python files; with ``lint_beside`` it runs while the other
+    extractors parse, which pays only with a core to spare (one process: the determinism check's
+    sample went 3.1-3.2 -> 2.4-2.8 s; in a pool of one worker per core the evidence step slowed).
+    Returning a frame (Arrow when it crosses from a worker) spares the parent a Python object per
+    value of every record.
     """
     data = {path: store.get(obj) for path, obj in items}
     python = [(path, data[path]) for path, _ in items if lang_hint(path) == "python"]
-    found = lint(python)
+    if lint_beside:
+        with ThreadPoolExecutor(1, thread_name_prefix="ruff") as lint_thread:  # waits on ruff without the GIL
+            linting = lint_thread.submit(lint, python)
+            unlinted = [_extract_unlinted(data.pop(path), path) for path, _ in items]
+            found = linting.result()
+    else:
+        found = lint(python)
+        unlinted = [_extract_unlinted(data.pop(path), path) for path, _ in items]
     columns: dict[str, list] = {name: [] for name in FILE_RECORD_COLUMNS}
     lists = [columns[name] for name in FILE_RECORD_COLUMNS]
     per_file = []
-    for path, obj in items:
-        outcome = None
+    for (path, obj), (records, errors) in zip(items, unlinted, strict=True):
         if lang_hint(path) == "python":
-            outcome = (found.findings[path], None) if path in found.findings else \
-                (None, found.errors.get(path, "ruff reported nothing for this file"))
-        records, errors = extract_file(data.pop(path), path, outcome)
+            _add_lint(records, errors, (found.findings[path], None) if path in found.findings else
+                      (None, found.errors.get(path, "ruff reported nothing for this file")))
         for e in records:
             for values, value in zip(lists, file_record_row(source, e, path, obj), strict=True):
                 values.append(value)
@@ -174,8 +196,9 @@ def iter_extracted(store: ObjectStore, source: str, items: list[tuple[str, str]]
     chunk_files = chunk_files or CHUNK_FILES
     chunks = [items[i:i + chunk_files] for i in range(0, len(items), chunk_files)]
     if workers <= 1 or len(items) < POOL_MIN_FILES or len(chunks) < 2:
+        spare_core = (os.cpu_count() or 1) > 1
         for chunk in chunks:
-            yield extract_chunk(store, source, chunk)
+            yield extract_chunk(store, source, chunk, lint_beside=spare_core)
         return
     tasks = ((store.lake_root, store.storage_options, source, chunk) for chunk in chunks)
     yield from in_order(_worker_chunk, tasks, min(workers, len(chunks)))

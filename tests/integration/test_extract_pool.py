@@ -70,6 +70,26 @@ def test_a_worker_sees_the_same_ruff_and_quarantines_the_same_files(snapshot, mo
     assert pooled.rejects.filter(pl.col("path") == "blob.bin")["reason"].to_list() == ["binary"]
 
 
+@pytest.mark.parametrize("ruff", ["installed", "missing"])
+def test_ruff_beside_the_other_extractors_gives_the_rows_of_ruff_first(snapshot, monkeypatch, tmp_path, ruff):
+    """One process lints in a thread while it parses (a core to spare); the rows and errors are those of
+    linting first, whether ruff runs or is missing."""
+    store, files = snapshot
+    if ruff == "missing":
+        monkeypatch.setenv("EVIDENCE_LAKE_RUFF", str(tmp_path / "no-ruff"))
+    items = [(path, obj) for path, obj, status, is_text in files.select("path", "object", "status", "is_text")
+             .iter_rows() if status == "stored" and is_text]
+    beside = file_extraction.extract_chunk(store, "s", items, lint_beside=True)
+    first = file_extraction.extract_chunk(store, "s", items, lint_beside=False)
+    assert beside[0].equals(first[0]) and beside[1] == first[1]
+    linted = beside[0].filter(pl.col("extractor") == "ruff_diagnostics").height
+    ruff_errors = [path for path, errors in beside[1] if any(e.startswith("ruff_diagnostics:") for e in errors)]
+    if ruff == "installed":
+        assert linted >= 3 * 30 and not ruff_errors  # F401, E711 and a summary per m*.py
+    else:
+        assert linted == 0 and "m3.py" in ruff_errors and "doc3.md" not in ruff_errors
+
+
 @pytest.mark.parametrize("value", ["0", "two", "-1"])
 def test_a_bad_worker_count_says_what_to_use(monkeypatch, value):
     monkeypatch.setenv("EVIDENCE_LAKE_WORKERS", value)
