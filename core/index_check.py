@@ -33,6 +33,9 @@ from core.contracts import (
 from core.indexing import IndexBuild, build_indexes, document_frequencies, with_symbol_ids
 
 PER_RECORD = (INDEX_SECTIONS, INDEX_SYMBOLS, INDEX_DOCUMENTS, INDEX_TERMS)
+# the columns of the stored tables ``aggregate_differences`` reads (besides the whole term_stats)
+AGGREGATE_COLUMNS = {INDEX_DOCUMENTS.table_id: ["evidence_id", "doc_len"],
+                     INDEX_SYMBOLS.table_id: ["qualified_name", "path", "line", "evidence_id", "symbol_id"]}
 
 
 @dataclass
@@ -107,7 +110,7 @@ def postings_summary(results: Sequence[pl.DataFrame]) -> PostingsSummary:
 
 def aggregate_differences(stored: Mapping[str, pl.DataFrame], postings: PostingsSummary, source: str) -> list[str]:
     """Partition-wide index columns that disagree with the stored rows they summarise (``postings`` summarises
-    the stored index/terms; ``stored`` holds the other tables)."""
+    the stored index/terms; ``stored`` holds term_stats and at least ``AGGREGATE_COLUMNS`` of the others)."""
     out = []
     stats = stored[INDEX_TERM_STATS.table_id].select("term", "df")
     bad = stats.join(postings.by_term, on="term", how="full", suffix="_postings").filter(

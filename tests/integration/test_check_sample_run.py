@@ -273,3 +273,20 @@ def test_the_postings_schema_is_checked_a_row_group_at_a_time(sampled_lake, monk
     assert result.passed == (whole == []) == (case == "valid")
     expected_rows = {"duplicate key": [5, terms.height], "bad tf": [terms.height - 3], "valid": []}[case]
     assert [c["index"] for c in whole] == expected_rows, whole
+
+
+def test_the_default_index_checks_pass_holding_no_per_record_table_whole(sampled_lake):
+    """At the default sample the index step reads sampled rows, projections and row groups: every check
+    passes and no non-empty sections, symbols, documents or postings table stays whole in the step's reads."""
+    from checks.indexes import INDEX_RULES
+    from core.index_check import PER_RECORD
+
+    lake, sources, _ = sampled_lake
+    reads = PartitionReads(("tree", utc_today()), LakeResource(root=str(lake)), SourcesResource(file=str(sources)))
+    verdicts = {rule.spec.name: rule.rule(reads) for rule in INDEX_RULES}
+    assert all(v.passed for v in verdicts.values()), {k: v.description for k, v in verdicts.items() if not v.passed}
+    assert len(verdicts) == 9  # six schemas, determinism, rebuild equivalence, referential
+    held = [c.table_id for c in PER_RECORD if reads.holds(c) and reads.table(c).height]  # an empty one is read whole
+    assert held == [], held
+    documents = read_partitions(str(lake), INDEX_DOCUMENTS, [("tree", utc_today())])
+    assert verdicts["index_documents_schema"].metadata["rows"].value == documents.height > 0
