@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from core.content_hash import content_hash, first_difference
+from core.content_hash import first_difference, same_rows
 from core.contracts import (
     INDEX_DOCUMENTS,
     INDEX_MANIFEST,
@@ -65,7 +65,7 @@ def sample_differences(stored: Mapping[str, pl.DataFrame], sample: SampledRebuil
         drop = ["symbol_id"] if contract is INDEX_SYMBOLS else []
         key = [c for c in contract.key if c not in drop] + ["evidence_id"]
         volatile = [*contract.volatile, *drop]
-        if content_hash(mine, key, volatile) != content_hash(fresh, key, volatile):
+        if not same_rows(mine, fresh, key, volatile):
             out.append(f"{contract.table_id}: {first_difference(mine, fresh, key, volatile)}")
     return out
 

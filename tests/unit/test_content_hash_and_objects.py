@@ -266,3 +266,32 @@ def test_hashing_a_stamped_frame_never_expands_its_constant_columns():
     expanded = grown("series")
     assert expanded > 120  # the probe sees the four columns expand (4M values each)
     assert grown("hash") < expanded / 2  # what is left is the order check on the key
+
+
+def _same_rows_cases() -> dict[str, tuple[pl.DataFrame, pl.DataFrame]]:
+    base = pl.DataFrame({"id": ["a", "b", "c"], "n": [1, 2, 3], "tags": [["x"], [], None], "at": [7, 8, 9]})
+    return {
+        "reordered rows": (base, base.reverse()),
+        "reordered columns": (base, base.select(reversed(base.columns))),
+        "only a volatile column differs": (base, base.with_columns(pl.col("at") + 1)),
+        "a value differs": (base, base.with_columns(pl.when(pl.col("id") == "b").then(5).otherwise(pl.col("n"))
+                                                    .alias("n"))),
+        "a null for a value": (base, base.with_columns(pl.when(pl.col("id") == "a").then(None)
+                                                       .otherwise(pl.col("tags")).alias("tags"))),
+        "a narrower type": (base, base.with_columns(pl.col("n").cast(pl.Int32))),
+        "a row more": (base, pl.concat([base, base.tail(1).with_columns(pl.lit("d").alias("id"))])),
+        "a column more": (base, base.with_columns(pl.lit(1).alias("extra"))),
+        "-0.0 against 0.0": (base.with_columns(pl.lit(0.0).alias("f")), base.with_columns(pl.lit(-0.0).alias("f"))),
+        "equal floats": (base.with_columns(pl.lit(0.5).alias("f")), base.with_columns(pl.lit(0.5).alias("f"))),
+    }
+
+
+@pytest.mark.parametrize("case", list(_same_rows_cases()))
+def test_same_rows_agrees_with_the_content_hash(case):
+    from core.content_hash import same_rows
+
+    left, right = _same_rows_cases()[case]
+    by_hash = content_hash(left, ["id"], ["at"]) == content_hash(right, ["id"], ["at"])
+    assert same_rows(left, right, ["id"], ["at"]) == by_hash
+    expected = case in ("reordered rows", "reordered columns", "only a volatile column differs", "equal floats")
+    assert by_hash == expected
