@@ -24,7 +24,9 @@ import random
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import NoReturn
 
 import polars as pl
 import pyarrow as pa
@@ -179,26 +181,44 @@ def write_partitions(
     partitions = tuple(sorted(set(partitions)))
     given = df
     df = check_frame(df, contract, partitions)
-    # the frame as given: same columns and values as the conformed one (the hash orders columns by name),
-    # and the object a step may have hashed already (core.content_hash keeps that digest)
-    digest = content_hash(given, contract.key, contract.volatile)
+    with ThreadPoolExecutor(1, thread_name_prefix="content-hash") as hasher:
+        # the hash (Python and orjson, holding the GIL) runs while pyarrow writes the Parquet file (releasing
+        # it): 4x stdlib evidence records hashed and written in 5.1 -> 3.0 s, postings 6.9 -> 3.9 s.
+        # Hashed is the frame as given: the same columns and values as the conformed one (the hash orders
+        # columns by name), and the object a step may have hashed already (core.content_hash keeps that digest)
+        hashing = hasher.submit(content_hash, given, contract.key, contract.volatile)
+        try:
+            return _replace(root, contract, df, partitions, hashing, extra_metadata, storage_options, extra_scope,
+                            before_commit)
+        finally:
+            hashing.cancel()  # not started yet (an early refusal): never hashed
+
+
+def _replace(root: str, contract: TableContract, df: pl.DataFrame, partitions: tuple[Partition, ...],
+             hashing: Future, extra_metadata: dict[str, str] | None, storage_options: dict[str, str] | None,
+             extra_scope: dict[str, list[str]] | None, before_commit: Callable[[], None] | None) -> WriteReceipt:
+    """``write_partitions`` once ``df`` is conformed and its content hash under way in ``hashing``."""
     uri = table_uri(root, contract)
     token = uuid.uuid4().hex
-    metadata = {
-        f"{META_PREFIX}table": contract.table_id,
-        f"{META_PREFIX}partitions": json.dumps([[s, d.isoformat()] for s, d in partitions]),
-        f"{META_PREFIX}rows": str(df.height),
-        f"{META_PREFIX}content_hash": digest,
-        f"{META_PREFIX}schema_version": str(contract.schema_version),
-        f"{META_PREFIX}write_token": token,
-        **{f"{META_PREFIX}{k}": str(v) for k, v in (extra_metadata or {}).items()},
-    }
+
+    def commit_metadata() -> dict[str, str]:  # waits for the hash; its own errors (NaN) propagate as they are
+        return {
+            f"{META_PREFIX}table": contract.table_id,
+            f"{META_PREFIX}partitions": json.dumps([[s, d.isoformat()] for s, d in partitions]),
+            f"{META_PREFIX}rows": str(df.height),
+            f"{META_PREFIX}content_hash": hashing.result(),
+            f"{META_PREFIX}schema_version": str(contract.schema_version),
+            f"{META_PREFIX}write_token": token,
+            **{f"{META_PREFIX}{k}": str(v) for k, v in (extra_metadata or {}).items()},
+        }
+
     predicate = partition_predicate(partitions)
     for column in contract.scope_columns:
         values = sorted(set(df[column].to_list())) or list((extra_scope or {}).get(column, []))
         if not values and df.height == 0:  # nothing to add and no scope to clear: a ledger batch of no rows
             table = open_table(root, contract, storage_options)
-            return WriteReceipt(table_uri(root, contract), table.version() if table else -1, 0, digest, partitions)
+            return WriteReceipt(table_uri(root, contract), table.version() if table else -1, 0, hashing.result(),
+                                partitions)
         if not values:
             raise LakeWriteError(f"{contract.table_id}: a write scoped by '{column}' needs its value; "
                                  "the frame is empty and no scope was given")
@@ -209,6 +229,7 @@ def write_partitions(
                 and tuple(partition_values(partitions[0])) == contract.partition_columns
                 and writable(contract.polars_schema, partitions[0]))
     adds: list | None = None
+    metadata: dict[str, str] | None = None
     for attempt in range(1, MAX_COMMIT_ATTEMPTS + 1):
         try:
             table = _snapshot(uri, contract, storage_options)  # the snapshot this attempt replaces
@@ -217,13 +238,24 @@ def write_partitions(
             raise storage_error(uri, exc, storage_options) from None  # its text is in the message
         if before_commit is not None and attempt == 1:
             before_commit()
+        try:
+            if own_file and adds is None:  # written once: a retry commits the same file on a fresh snapshot
+                _check_stored_schema(table, contract, uri)
+                added = write_file(location(uri, storage_options), df, partitions[0])
+                adds = [added] if added is not None else []
+        except LakeWriteError:
+            raise
+        except Exception as exc:
+            _raise_write_error(exc, contract, uri, storage_options)
+        if metadata is None:
+            try:
+                metadata = commit_metadata()
+            except BaseException:
+                _remove_files(uri, adds or [], storage_options)  # never committed: nothing references them
+                raise
         properties = CommitProperties(custom_metadata=metadata, max_commit_retries=5, app_transactions=guards)
         try:
             if own_file:
-                if adds is None:  # written once: a retry commits the same file on a fresh snapshot
-                    _check_stored_schema(table, contract, uri)
-                    added = write_file(location(uri, storage_options), df, partitions[0])
-                    adds = [added] if added is not None else []
                 snapshot_version = table.version()
                 table.create_write_transaction(
                     adds, mode="overwrite", schema=_delta_schema(tuple(contract.polars_schema.items()))[0],
@@ -252,12 +284,8 @@ def write_partitions(
         except LakeWriteError:
             raise
         except Exception as exc:
-            if "Schema" in type(exc).__name__ or "schema" in str(exc).lower():
-                raise LakeWriteError(
-                    f"{contract.table_id} at {uri}: the stored table's schema does not match the contract "
-                    f"(schema_version {contract.schema_version}): {exc}. Migrate the table or write to a new root."
-                ) from exc
-            raise storage_error(uri, exc, storage_options) from None  # its text is in the message
+            _raise_write_error(exc, contract, uri, storage_options)
+    digest = metadata[f"{META_PREFIX}content_hash"]
     # ``table`` stands at the version this write committed: no reopen, no history scan
     _checkpoint_if_due(table)
     if not contract.scope_columns and len(partitions) == 1 and df.height:
@@ -265,6 +293,17 @@ def write_partitions(
 
         remember_written(uri, table, partitions[0], digest)  # later verified reads of it need not hash again
     return WriteReceipt(uri, table.version(), df.height, digest, partitions)
+
+
+def _raise_write_error(exc: Exception, contract: TableContract, uri: str,
+                       storage_options: dict[str, str] | None) -> NoReturn:
+    """A failed write: a schema mismatch named as such, anything else as a storage error (whose message
+    carries the cause's text, so the cause is not chained)."""
+    if "Schema" in type(exc).__name__ or "schema" in str(exc).lower():
+        raise LakeWriteError(
+            f"{contract.table_id} at {uri}: the stored table's schema does not match the contract "
+            f"(schema_version {contract.schema_version}): {exc}. Migrate the table or write to a new root.") from exc
+    raise storage_error(uri, exc, storage_options) from None
 
 
 @functools.lru_cache(maxsize=256)

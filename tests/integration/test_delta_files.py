@@ -176,6 +176,26 @@ def test_a_lost_race_commits_the_same_file_again_and_leaves_no_file_unreferenced
     assert on_disk == added and len(added) == 3  # three writes committed, the retry wrote nothing new
 
 
+def test_a_frame_with_nan_is_refused_and_the_file_written_beside_its_hash_is_removed(tmp_path):
+    """The content hash runs while the Parquet file is written; a value it refuses (NaN has no canonical
+    form) fails the write after the file exists: nothing is committed and no file is left behind."""
+    from core.content_hash import NonFiniteValueError
+
+    root, part = str(tmp_path), ("src", DAY)
+    kept = _mixed(40, seed=8)
+    write_partitions(root, MIXED, kept, [part])
+    uri = table_uri(root, MIXED)
+    before = DeltaTable(uri).version()
+    files_before = sorted(f for _, _, files in os.walk(uri) for f in files if f.endswith(".parquet"))
+    bad = _mixed(5_000, seed=9).with_columns(pl.when(pl.col("k") == 4_321).then(float("nan"))
+                                             .otherwise(pl.col("f")).alias("f"))
+    with pytest.raises(NonFiniteValueError, match="column 'f'"):
+        write_partitions(root, MIXED, bad, [part])
+    assert DeltaTable(uri).version() == before
+    assert sorted(f for _, _, files in os.walk(uri) for f in files if f.endswith(".parquet")) == files_before
+    assert read_partitions(root, MIXED, [part]).equals(kept)
+
+
 def test_every_tenth_version_is_checkpointed_and_reads_from_it_equal_the_commits(tmp_path):
     """Opens read the last checkpoint and the commits after it: at most CHECKPOINT_EVERY - 1 of them."""
     from core.lake import CHECKPOINT_EVERY
