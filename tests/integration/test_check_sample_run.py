@@ -70,8 +70,9 @@ def test_the_checks_recompute_a_seeded_sample_by_default_and_pass(sampled_lake):
 
     lake, _, result = sampled_lake
     part = ("tree", utc_today())
-    stored = read_partitions(str(lake), EVIDENCE_RECORDS, [part])
-    # the index check takes the evidence hash the writer computed, and it is the stored rows' hash
+    stored = read_partitions(str(lake), EVIDENCE_RECORDS, [part], verify=True)
+    # the index check takes the evidence hash the writer recorded in its commit (known once a read verified
+    # this copy of the lake against it), and it is the stored rows' hash
     assert LakeResource(root=str(lake)).known_hash(EVIDENCE_RECORDS, part) == rows_hash(
         stored, EVIDENCE_RECORDS.key, EVIDENCE_RECORDS.volatile)
     evidence = _metadata(result, "evidence_records_deterministic")

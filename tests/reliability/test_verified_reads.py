@@ -39,7 +39,9 @@ def _built_docs_lake(tmp_path_factory):
 def lake(_built_docs_lake, tmp_path, lake_root, monkeypatch):
     """A copy of a materialised docs partition, with the verification memo isolated in tmp_path (and empty)."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.delenv("EVIDENCE_LAKE_NO_VERIFY", raising=False)
+    # set, not deleted: a delenv of an unset variable records nothing, and `--no-verify` below sets it in
+    # os.environ, which then outlived the test and turned verification off for the worker's later tests
+    monkeypatch.setenv("EVIDENCE_LAKE_NO_VERIFY", "0")
     verified.forget()
     shutil.copytree(_built_docs_lake, lake_root)
     yield str(lake_root), ("docs", utc_today())
