@@ -128,12 +128,28 @@ def step_split(home: Path) -> dict:
     with dg.DagsterInstance.from_config(str(home)) as instance:
         (run,) = instance.get_runs(limit=1)
         stats = instance.get_run_step_stats(run.run_id)
+        check_seconds = checks_by_time(instance, run.run_id)
     steps = {s.step_key: (s.end_time or 0) - (s.start_time or 0) for s in stats}
     windows = {s.step_key: (s.start_time or 0, s.end_time or 0) for s in stats}
     checks = sum(v for k, v in steps.items() if k.endswith("_checks"))
     assets = sum(v for k, v in steps.items() if not k.endswith("_checks"))
     ingest = sum(steps.get(k, 0.0) for k in INGEST_STEPS)
-    return {"assets_s": assets, "checks_s": checks, "ingest_s": ingest, "steps": steps, "windows": windows}
+    return {"assets_s": assets, "checks_s": checks, "ingest_s": ingest, "steps": steps, "windows": windows,
+            "check_seconds": check_seconds}
+
+
+def checks_by_time(instance, run_id: str) -> dict[str, float]:
+    """Each check's own seconds (the metadata every check step records), slowest first."""
+    import dagster as dg
+
+    from checks.factories import CHECK_SECONDS
+
+    seconds = {}
+    for record in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION):
+        evaluation = record.dagster_event.event_specific_data
+        if CHECK_SECONDS in evaluation.metadata:
+            seconds[evaluation.check_name] = evaluation.metadata[CHECK_SECONDS].value
+    return dict(sorted(seconds.items(), key=lambda kv: -kv[1]))
 
 
 def main() -> None:
@@ -156,6 +172,8 @@ def main() -> None:
                   f"{got['checks_s'] / got['assets_s']:>15.0%}{got['ingest_s']:>10.1f}{got['ingest_s'] / raw:>7.1f}")
             slowest = sorted(got["steps"].items(), key=lambda kv: -kv[1])[:6]
             print("        slowest steps: " + ", ".join(f"{k} {v:.1f}s" for k, v in slowest))
+            print("        slowest checks: " + ", ".join(
+                f"{k} {v:.2f}s" for k, v in list(got["check_seconds"].items())[:8]))
             ordered = sorted(got["step_rss"], key=lambda k: got["windows"][k][0])
             print("        peak RSS by step, in run order: "
                   + ", ".join(f"{k} {got['step_rss'][k]:.0f}" for k in ordered) + " (MiB)")

@@ -8,6 +8,7 @@ The check names, severities and blocking flags are those of the individual check
 ``checks_job`` and the CLI see exactly the same checks; a subset (one check) can still be run.
 """
 
+import time
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,8 @@ from core.lake import Partition
 from core.schema_check import batch_schema_failures, schema_failures
 from resources.lake import LakeResource
 from resources.sources import SourcesResource
+
+CHECK_SECONDS = "seconds"  # metadata key of a check's own run time
 
 
 @dataclass
@@ -111,11 +114,12 @@ def schema_check(contract: TableContract, streamed: bool = False) -> PartitionCh
     return _check
 
 
-def _named(check: PartitionCheck, result: dg.AssetCheckResult) -> dg.AssetCheckResult:
-    """The rule's verdict addressed to its check (a multi-check step must name every result)."""
+def _named(check: PartitionCheck, result: dg.AssetCheckResult, seconds: float) -> dg.AssetCheckResult:
+    """The rule's verdict addressed to its check (a multi-check step must name every result), with the
+    seconds it took: the step's time is the sum of its checks', and this says which one to look at."""
     return dg.AssetCheckResult(passed=result.passed, asset_key=check.spec.asset_key, check_name=check.spec.name,
                                severity=result.severity, description=result.description,
-                               metadata=result.metadata)
+                               metadata={**(result.metadata or {}), CHECK_SECONDS: round(seconds, 3)})
 
 
 def check_step(name: str, checks: Sequence[PartitionCheck], description: str) -> dg.AssetChecksDefinition:
@@ -132,12 +136,13 @@ def check_step(name: str, checks: Sequence[PartitionCheck], description: str) ->
         for check in checks:
             if check.spec.key not in selected:
                 continue
+            start = time.perf_counter()
             try:
                 result = check.rule(reads)
             except Exception as exc:  # noqa: BLE001 - reported as this check's failure, with the traceback logged
                 context.log.exception(f"check {check.spec.name} on {reads.where} raised")
                 result = dg.AssetCheckResult(passed=False, description=(
                     f"could not run on {reads.where}: {type(exc).__name__}: {exc}"))
-            yield _named(check, result)
+            yield _named(check, result, time.perf_counter() - start)
 
     return _step

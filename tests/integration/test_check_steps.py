@@ -1,12 +1,13 @@
 """The checks of one asset run as one Dagster step: what that step promises beyond a single check."""
 
 import datetime as dt
+import time
 
 import dagster as dg
 import polars as pl
 
 from assets.partitions import lake_partitions, partition_key
-from checks.factories import PartitionReads, check_step, partition_check
+from checks.factories import CHECK_SECONDS, PartitionReads, check_step, partition_check
 from resources.lake import LakeResource
 from resources.sources import SourcesResource
 
@@ -73,3 +74,20 @@ def test_one_check_of_a_step_can_run_alone(instance, tmp_path):
                               dg.AssetCheckKey(UP, "thing_fine")))
     assert [e.check_name for e in result.get_asset_check_evaluations()] == ["thing_fine"]
     assert seen == [("fine", ("s", DAY))] and result.success
+
+
+def test_each_check_reports_its_own_seconds_beside_its_metadata(instance, tmp_path):
+    @partition_check(UP, "thing_slow", description="A rule that takes a while.")
+    def slow(reads: PartitionReads) -> dg.AssetCheckResult:
+        time.sleep(0.3)
+        return dg.AssetCheckResult(passed=True, metadata={"partition": reads.where})
+
+    @partition_check(UP, "thing_quick", description="A rule that does not.")
+    def quick(reads: PartitionReads) -> dg.AssetCheckResult:
+        return dg.AssetCheckResult(passed=True)
+
+    result = _materialize(instance, tmp_path, check_step("thing_checks", [slow, quick], "Slow and quick."))
+    metadata = {e.check_name: {k: v.value for k, v in e.metadata.items()}
+                for e in result.get_asset_check_evaluations()}
+    assert metadata["thing_slow"]["partition"] == "s/2024-03-01"  # the rule's own metadata is kept
+    assert metadata["thing_slow"][CHECK_SECONDS] >= 0.3 > metadata["thing_quick"][CHECK_SECONDS] >= 0
