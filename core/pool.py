@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from typing import TypeVar
 
 PARENT_POLL_S = 0.2  # how soon an orphaned worker exits
@@ -58,30 +59,113 @@ def spawn_pool(workers: int, initializer: Callable | None = None, initargs: tupl
                                initializer=_start_parent_watch, initargs=(os.getpid(), initializer, initargs))
 
 
-def in_order(fn: Callable[..., R], tasks: Iterable[tuple], workers: int) -> Iterator[R]:
+KEEP_WARM_S = 10.0  # an idle kept-warm pool is shut down after this long
+
+
+class _WarmPool:
+    """One spawn pool kept between uses in this process, so a later step of the same run (the evidence
+    check re-extracting its sample right after the evidence step) skips the workers' start (imports,
+    ruff probe: about a second on 2 cores). It is shut down after ``KEEP_WARM_S`` idle, or when broken.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()  # held by the one borrower at a time
+        self.pool: ProcessPoolExecutor | None = None
+        self.workers = 0
+        self.environ: dict[str, str] = {}  # what its workers inherited: a changed variable needs new workers
+        self.timer: threading.Timer | None = None
+
+    def ready(self) -> int:
+        """Workers of the idle warm pool (0 when there is none, it is in use, or the environment changed)."""
+        if not self.lock.acquire(blocking=False):
+            return 0
+        try:
+            return self.workers if self.pool is not None and self.environ == dict(os.environ) else 0
+        finally:
+            self.lock.release()
+
+    @contextmanager
+    def borrowed(self, workers: int) -> Iterator[ProcessPoolExecutor]:
+        """The warm pool of ``workers`` (started if there is none); a private pool while it is in use."""
+        if not self.lock.acquire(blocking=False):
+            with spawn_pool(workers) as pool:
+                yield pool
+            return
+        try:
+            if self.timer is not None:
+                self.timer.cancel()
+            if self.pool is not None and (self.workers != workers or self.environ != dict(os.environ)):
+                self._close()  # workers see the environment of their spawn (EVIDENCE_LAKE_RUFF, ...)
+            if self.pool is None:
+                self.pool, self.workers, self.environ = spawn_pool(workers), workers, dict(os.environ)
+            kept = False
+            try:
+                yield self.pool
+                kept = True
+            finally:
+                if not kept:  # broken, or its user stopped early: work may still be queued in it
+                    self._close()
+            self.timer = threading.Timer(KEEP_WARM_S, self.close)
+            self.timer.daemon = True
+            self.timer.start()
+        finally:
+            self.lock.release()
+
+    def close(self) -> None:
+        """Shut the warm pool down (idle timeout, or at once)."""
+        with self.lock:
+            self._close()
+
+    def _close(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+        pool, self.pool, self.workers, self.environ, self.timer = self.pool, None, 0, {}, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+
+WARM = _WarmPool()
+
+
+def in_order(fn: Callable[..., R], tasks: Iterable[tuple], workers: int, keep_warm: bool = False) -> Iterator[R]:
     """``fn(*task)`` for each task, yielded in the tasks' order, computed in a spawn pool of ``workers``.
 
     A window of tasks is in flight and each result is dropped once yielded, so the caller holds a
     few results, never all of them; tasks are drawn from ``tasks`` only as the window opens. When a
     worker dies (OOM killer, a main module spawn cannot import) the tasks not yet yielded run here.
-    ``fn`` must be importable by name (a module-level function).
+    ``fn`` must be importable by name (a module-level function). ``keep_warm`` runs them in the
+    process's warm pool (``WARM``) and leaves it running for the next user.
     """
     tasks = iter(tasks)
     pending: deque[tuple[tuple, Future]] = deque()
+    unsent: tuple | None = None  # drawn, its submit not yet returned (a broken pool raises there)
     try:
-        with spawn_pool(workers) as pool:
+        with WARM.borrowed(workers) if keep_warm else spawn_pool(workers) as pool:
             window = max(2, 2 * workers)
+            drawn = False  # every task submitted
             while True:
-                while len(pending) < window and (task := next(tasks, None)) is not None:
-                    pending.append((task, pool.submit(fn, *task)))
+                while not drawn and len(pending) < window:
+                    unsent = next(tasks, None)
+                    if unsent is None:
+                        drawn = True
+                        break
+                    pending.append((unsent, pool.submit(fn, *unsent)))
+                    unsent = None
                 if not pending:
                     return
                 result = pending[0][1].result()
                 pending.popleft()
-                yield result
+                try:
+                    yield result
+                except GeneratorExit:
+                    if drawn and not pending:
+                        return  # the caller took the last result and stopped: the pool is idle, keep it
+                    raise
                 del result
     except BrokenProcessPool:
         for task, _ in pending:
             yield fn(*task)
+        if unsent is not None:
+            yield fn(*unsent)
         for task in tasks:
             yield fn(*task)

@@ -168,3 +168,30 @@ def test_a_chunk_of_short_lines_ends_after_chunk_max_lines_in_the_middle_and_in_
                                                    chunk_bytes))
         assert [(len(t[4]), t[7]) for t in tasks] == [(4, False), (4, False), (2, True)], chunk_bytes
         assert b"".join(t[3] for t in tasks) == data
+
+
+def test_fewer_files_than_the_pool_threshold_run_in_a_pool_left_warm_and_give_the_same_rows(snapshot, monkeypatch):
+    """The evidence check's sample (fewer files than POOL_MIN_FILES) goes to the pool the evidence step left
+    warm, in smaller chunks: the rows are those of one process."""
+    from core.pool import WARM
+
+    store, files = snapshot
+    monkeypatch.setenv("EVIDENCE_LAKE_WORKERS", "2")
+    items = [(path, obj) for path, obj, status, is_text in files.select("path", "object", "status", "is_text")
+             .iter_rows() if status == "stored" and is_text]
+    assert 8 <= len(items) < file_extraction.POOL_MIN_FILES
+    WARM.close()
+    try:
+        alone = list(file_extraction.iter_extracted(store, "s", items))  # no warm pool: one process
+        assert len(alone) == 1 and WARM.ready() == 0
+        monkeypatch.setattr(file_extraction, "POOL_MIN_FILES", 1)
+        list(file_extraction.iter_extracted(store, "s", items[:8], chunk_files=4))  # the step that leaves it warm
+        monkeypatch.setattr(file_extraction, "POOL_MIN_FILES", len(items) + 1)
+        assert WARM.ready() == 2
+        warm = list(file_extraction.iter_extracted(store, "s", items))
+        per_chunk = -(-len(items) // (file_extraction.WARM_CHUNKS_PER_WORKER * 2))
+        assert len(warm) == -(-len(items) // per_chunk) > 2  # four chunks a worker, not one chunk
+        assert pl.concat([records for records, _ in warm]).equals(alone[0][0])
+        assert [f for _, per_file in warm for f in per_file] == alone[0][1]
+    finally:
+        WARM.close()

@@ -1,0 +1,93 @@
+"""The pool one step leaves warm for the next (core.pool.WARM): reused, never stale, never left behind."""
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+import core.pool as pool_module
+from core.pool import WARM, in_order
+
+MARK = "EVIDENCE_LAKE_WARM_POOL_TEST_MARK"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def _wait_gone(pids: set[int], seconds: float = 20) -> bool:
+    deadline = time.monotonic() + seconds
+    while any(map(_alive, pids)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not any(map(_alive, pids))
+
+
+def _pids_and_marks(n: int = 6) -> tuple[set[int], set]:
+    """Worker pids and what each worker sees of MARK, over ``n`` tasks that each hold a worker a moment."""
+    pids = set(in_order(_pid_after, [(0.05,)] * n, 2, keep_warm=True))
+    marks = set(in_order(os.getenv, [(MARK,)] * n, 2, keep_warm=True))
+    return pids, marks
+
+
+def _pid_after(seconds: float) -> int:
+    time.sleep(seconds)
+    return os.getpid()
+
+
+@pytest.fixture
+def warm(monkeypatch):
+    """A fresh warm pool for the test, shut down after it."""
+    WARM.close()
+    monkeypatch.delenv(MARK, raising=False)
+    yield WARM
+    WARM.close()
+
+
+def test_a_second_user_gets_the_same_workers_and_an_idle_pool_is_shut_down(warm, monkeypatch):
+    monkeypatch.setattr(pool_module, "KEEP_WARM_S", 1.0)
+    first, _ = _pids_and_marks()
+    assert len(first) == 2 and os.getpid() not in first
+    assert warm.ready() == 2
+    second, _ = _pids_and_marks()
+    assert second == first  # no new worker started
+    assert _wait_gone(first, 15), "an idle warm pool outlived its timeout"
+    assert warm.ready() == 0
+
+
+def test_a_changed_environment_gets_new_workers_that_see_it(warm):
+    before, marks = _pids_and_marks()
+    assert marks == {None}
+    os.environ[MARK] = "changed"
+    try:
+        assert warm.ready() == 0  # workers spawned before the change would not see it
+        after, marks = _pids_and_marks()
+    finally:
+        del os.environ[MARK]
+    assert marks == {"changed"} and not (after & before)
+    assert _wait_gone(before), "the stale pool's workers were left running"
+
+
+def test_a_user_that_stops_early_leaves_no_pool_with_queued_work(warm):
+    results = in_order(_pid_after, [(0.2,)] * 8, 2, keep_warm=True)
+    first = next(results)
+    results.close()  # six tasks still queued or running
+    assert warm.ready() == 0 and warm.pool is None
+    assert _wait_gone({first})
+
+
+def test_a_warm_worker_killed_between_uses_costs_nothing_but_a_new_pool(warm):
+    pids, _ = _pids_and_marks()
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
+    assert _wait_gone(pids)
+    time.sleep(0.5)  # the pool's manager thread has seen the deaths: the first submit itself raises
+    # the broken pool's tasks run here, in order, the one whose submit raised too; the next user gets new workers
+    assert list(in_order(abs, [(-i,) for i in range(5)], 2, keep_warm=True)) == [0, 1, 2, 3, 4]
+    again, _ = _pids_and_marks()
+    assert len(again) == 2 and not (again & pids)
