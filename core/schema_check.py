@@ -9,7 +9,7 @@ hashes collide. Same verdict, same failure cases (with partition row numbers), a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 import pandera.errors as pa_errors
 import polars as pl
@@ -41,7 +41,7 @@ def batch_schema_failures(contract: TableContract,
     hashes: list[pl.Series] = []
     key = list(contract.key)
     rows = 0
-    for batch in batches():
+    for batch in _at_least(batches(), SCHEMA_CHUNK_ROWS):
         try:
             model.validate(batch, lazy=True)
         except pa_errors.SchemaErrors as exc:
@@ -58,6 +58,24 @@ def batch_schema_failures(contract: TableContract,
     if key and hashes:
         cases += duplicate_keys(batches, pl.concat(hashes), key, MAX_CASES - len(cases))
     return cases, rows
+
+
+def _at_least(batches: Iterable[pl.DataFrame], rows: int) -> Iterator[pl.DataFrame]:
+    """Consecutive batches joined until each holds ``rows`` or more (the last may hold fewer).
+
+    A pandera validation costs ~35 ms whatever its size (a collect per column check): the stdlib's
+    1.2M postings in ten 131k-row row groups took 0.46 s to validate, in one frame 0.12 s.
+    """
+    held: list[pl.DataFrame] = []
+    count = 0
+    for batch in batches:
+        held.append(batch)
+        count += batch.height
+        if count >= rows:
+            yield held[0] if len(held) == 1 else pl.concat(held)
+            held, count = [], 0
+    if held:
+        yield held[0] if len(held) == 1 else pl.concat(held)
 
 
 def _row_hashes(df: pl.DataFrame, key: list[str]) -> pl.Series:

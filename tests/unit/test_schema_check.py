@@ -75,3 +75,20 @@ def test_the_verdict_is_pandera_s(change):
     else:
         df = df.head(0)
     assert (sc.schema_failures(INDEX_TERMS, df) == []) == _whole_frame_verdict(df) == (change == "empty")
+
+
+def test_small_batches_are_validated_joined_and_keep_their_partition_row_numbers(monkeypatch):
+    """Row groups smaller than a chunk are validated several at a time (pandera's cost is per call)."""
+    df = _terms(2500).with_columns(pl.when(pl.int_range(pl.len()).is_in([5, 1777])).then(0).otherwise(pl.col("tf"))
+                                   .alias("tf"))
+    seen: list[int] = []
+    validate = type(INDEX_TERMS.pandera_schema()).validate
+
+    def counting(self, frame, *args, **kwargs):
+        seen.append(frame.height)
+        return validate(self, frame, *args, **kwargs)
+
+    monkeypatch.setattr(type(INDEX_TERMS.pandera_schema()), "validate", counting)
+    cases, rows = sc.batch_schema_failures(INDEX_TERMS, lambda: (df.slice(s, 300) for s in range(0, 2500, 300)))
+    assert rows == 2500 and seen == [1200, 1200, 100]  # four 300-row batches make 1,200 >= 1,000 rows
+    assert [(c["column"], c["index"]) for c in cases] == [("tf", 5), ("tf", 1777)]
