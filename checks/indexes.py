@@ -30,7 +30,7 @@ from core.index_check import (
 )
 from core.indexing import INDEX_INPUT, build_indexes
 from core.search import SearchIndex, rank_signature
-from core.tokenize import query_terms
+from core.tokenize import token_frame
 
 MANIFEST_KEY = dg.AssetKey(INDEX_MANIFEST.asset_key)
 EVIDENCE_KEY = dg.AssetKey(EVIDENCE_RECORDS.asset_key)
@@ -44,8 +44,11 @@ def fixed_queries(documents: pl.DataFrame) -> list[str]:
         return []
     ordered = documents.sort("evidence_id")
     step = max(ordered.height // QUERY_COUNT, 1)  # evenly spaced over the partition
-    titles = [t for t in ordered["title"].to_list() if query_terms(t)]  # a title of stop words is no query
-    return titles[::step][:QUERY_COUNT]
+    # a title of stop words is no query: the titles with a token (token_frame gives tokenize's tokens, in
+    # one vectorised pass; a query_terms call per title took 0.3 s of the check for 9k documents)
+    titles = ordered["title"].to_list()
+    tokenised = token_frame(list(range(len(titles))), titles)["id"].unique().sort().to_list()
+    return [titles[i] for i in tokenised][::step][:QUERY_COUNT]
 
 
 def _others(key: dg.AssetKey) -> list[dg.AssetKey]:
