@@ -72,6 +72,38 @@ def context_frame(rows: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+_KEYED = {"symbol": "$.qualified_name", "section": "$.content_hash"}  # the kinds whose rows share a key's context
+# a key whose matched text, quoted, is in the payload of every row it groups with: it starts with a letter or
+# an underscore (no number, object or list has such text), holds nothing JSON escapes, and is no JSON literal
+_VERBATIM = r'^[^\W\d][^"\\\x00-\x1f]*$'
+_LITERALS = ["true", "false", "null"]
+
+
+def context_rows(rows: pl.DataFrame, only: pl.Series) -> pl.DataFrame:
+    """The rows of ``rows`` that the context of the rows ``only`` names depends on, in their order.
+
+    Every row of their files (diagnostics, syntax errors), and every symbol or section whose payload
+    holds the JSON string of a scored one's name or content hash: a superset (another key's value, a
+    nested look-alike), which ``context_frame`` then decides exactly. A key whose text may not be verbatim
+    in a payload (``_VERBATIM``), or a missing or null one (which groups with every other missing
+    one), takes every row of its kind. A sampled
+    check scores 10% of the stdlib's rows: this spares parsing the names of the other 90%.
+    """
+    scored = rows.filter(pl.col("evidence_id").is_in(only.implode()))
+    keep = pl.col("path").is_in(scored["path"].unique().implode())
+    for kind, path in _KEYED.items():
+        mine = scored.filter((pl.col("kind") == kind) & pl.col("payload").str.starts_with("{"))
+        keys = mine.select(pl.col("payload").str.json_path_match(path))[:, 0]
+        if not keys.len():
+            continue
+        if keys.null_count() or not keys.str.contains(_VERBATIM).all() or keys.is_in(_LITERALS).any():
+            keep = keep | (pl.col("kind") == kind)
+        else:  # quoted: a class's name is inside each of its methods' names, as a word, not as a JSON string
+            quoted = [f'"{key}"' for key in keys.unique().sort().to_list()]
+            keep = keep | ((pl.col("kind") == kind) & pl.col("payload").str.contains_any(quoted))
+    return rows.filter(keep)
+
+
 def build_scores(records: pl.DataFrame, source: str, day: dt.date,
                  only: Collection[str] | None = None) -> pl.DataFrame:
     """distill/scores rows for the current scorer version.
@@ -81,10 +113,13 @@ def build_scores(records: pl.DataFrame, source: str, day: dt.date,
     polars, so only the payloads of the scored rows are parsed.
     """
     with paused_gc():
-        rows = context_frame(records.select("evidence_id", "kind", "path", "payload").sort("evidence_id"))
-        rows = rows.filter(~pl.col("kind").is_in(NOT_SCORED))
+        rows = records.select("evidence_id", "kind", "path", "payload").sort("evidence_id")
         if only is not None:
-            rows = rows.filter(pl.col("evidence_id").is_in(pl.Series(sorted(only), dtype=pl.Utf8).implode()))
+            only = pl.Series(sorted(only), dtype=pl.Utf8)
+            rows = context_rows(rows, only)
+        rows = context_frame(rows).filter(~pl.col("kind").is_in(NOT_SCORED))
+        if only is not None:
+            rows = rows.filter(pl.col("evidence_id").is_in(only.implode()))
         cols: dict[str, list] = {c: [] for c in ("evidence_id", "kind", "path", "score", "category", "reasons",
                                                  "features")}
         for eid, kind, path, text, diagnostics, syntax, dup_content, dup_name in rows.iter_rows():

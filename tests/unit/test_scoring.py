@@ -1,7 +1,7 @@
 """Scorer: rubric results, bad payloads, the ungrounded invariant, scorer errors."""
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import core.scoring as scoring
@@ -150,3 +150,44 @@ def test_the_polars_context_is_the_per_row_reference(rows):
         if "duplicate_content" in want:  # the rubric context of an object payload
             assert (row["duplicate_content"], row["duplicate_name"]) == (want["duplicate_content"],
                                                                           want["duplicate_name"])
+
+
+_SAMPLED_NAMES = st.sampled_from(["a.f", "a.g", "b.\u00e9", 'q"x', "3", "true", "_p", "a", None, 3, 3.0, True, ["a.f"]])
+_SAMPLED_PAYLOADS = st.one_of(
+    st.fixed_dictionaries({}, optional={
+        "content_hash": st.sampled_from(["h1", "h2", None, 1, "h\\1"]), "qualified_name": _SAMPLED_NAMES,
+        "code": st.sampled_from(["syntax_error", "E501", None]), "text": st.sampled_from(["a.f", "h1 a.g", "x"]),
+        "nested": st.fixed_dictionaries({"qualified_name": _SAMPLED_NAMES})}),
+    st.lists(st.integers(-5, 5), max_size=2), st.sampled_from(["text", 3, None]))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["section", "symbol", "diagnostic", "metric", "session"]),
+                          st.sampled_from(["x.py", "y.md", "z.py", "w.py"]), _SAMPLED_PAYLOADS), max_size=25),
+       st.sets(st.integers(0, 24), max_size=10))
+@example(rows=[("symbol", "x.py", {"qualified_name": "true"}), ("symbol", "z.py", {"qualified_name": True})],
+         picked={0})  # the string "true" and the literal true have the same matched text
+@example(rows=[("symbol", "x.py", {"qualified_name": "a.f"}), ("symbol", "z.py", {"qualified_name": None}),
+               ("symbol", "y.md", {"nested": {"qualified_name": "a.f"}}), ("symbol", "w.py", {"text": "a.f"})],
+         picked={1})  # a null name groups with every missing one
+def test_scores_of_a_sample_are_the_rows_a_full_build_gives_them(rows, picked):
+    """The sampled check scores some records with only the rows their context reads: the same scores as the
+    whole partition's, with look-alike keys, non-string, escaped, missing and null names and hashes."""
+    import datetime as dt
+
+    import polars as pl
+
+    from core.canonical import canonical_text
+    from core.distill import build_scores, context_frame, context_rows
+
+    records = pl.DataFrame({"evidence_id": [f"e{i:03d}" for i in range(len(rows))], "kind": [r[0] for r in rows],
+                            "path": [r[1] for r in rows], "payload": [canonical_text(r[2]) for r in rows]},
+                           schema={c: pl.Utf8 for c in ("evidence_id", "kind", "path", "payload")})
+    only = {f"e{i:03d}" for i in picked if i < len(rows)}
+    day = dt.date(2026, 12, 2)
+    chosen = pl.col("evidence_id").is_in(sorted(only))
+    ids = pl.Series(sorted(only), dtype=pl.Utf8)
+    assert context_frame(context_rows(records, ids)).filter(chosen).equals(context_frame(records).filter(chosen))
+    whole = build_scores(records, "s", day)
+    sampled = build_scores(records, "s", day, only=only)
+    assert sampled.equals(whole.filter(chosen))
