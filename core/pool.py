@@ -9,6 +9,7 @@ Each worker here starts a daemon thread that exits the process once its parent i
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.util
 import os
 import threading
 import time
@@ -111,20 +112,25 @@ class _WarmPool:
         finally:
             self.lock.release()
 
-    def close(self) -> None:
-        """Shut the warm pool down (idle timeout, or at once)."""
+    def close(self, wait: bool = False) -> None:
+        """Shut the warm pool down (idle timeout, or at once); ``wait`` until its workers have exited."""
         with self.lock:
-            self._close()
+            self._close(wait)
 
-    def _close(self) -> None:
+    def _close(self, wait: bool = False) -> None:
         if self.timer is not None:
             self.timer.cancel()
         pool, self.pool, self.workers, self.environ, self.timer = self.pool, None, 0, {}, None
         if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+            pool.shutdown(wait=wait, cancel_futures=True)
 
 
 WARM = _WarmPool()
+# closed when this process exits normally, before multiprocessing joins its children (a process made by
+# multiprocessing, e.g. a parallel CLI worker, would otherwise wait on the idle workers until the timeout),
+# and before the pool's own queues stop their feeder threads (priority 10), which would keep the workers
+# from ever getting their stop sentinel
+multiprocessing.util.Finalize(WARM, WARM.close, kwargs={"wait": True}, exitpriority=100)
 
 
 def in_order(fn: Callable[..., R], tasks: Iterable[tuple], workers: int, keep_warm: bool = False) -> Iterator[R]:

@@ -91,3 +91,23 @@ def test_a_warm_worker_killed_between_uses_costs_nothing_but_a_new_pool(warm):
     assert list(in_order(abs, [(-i,) for i in range(5)], 2, keep_warm=True)) == [0, 1, 2, 3, 4]
     again, _ = _pids_and_marks()
     assert len(again) == 2 and not (again & pids)
+
+
+def _child_with_a_warm_pool(keep_s: float) -> None:
+    pool_module.KEEP_WARM_S = keep_s
+    assert list(in_order(abs, [(-1,), (-2,), (-3,)], 2, keep_warm=True)) == [1, 2, 3]
+    assert WARM.ready() == 2  # returns with the pool warm and idle
+
+
+def test_a_process_made_by_multiprocessing_exits_without_waiting_for_its_idle_warm_pool():
+    """multiprocessing joins a process's children when it exits; the warm pool is closed first, not after
+    its idle timeout (a parallel CLI worker that ran a large partition)."""
+    import multiprocessing
+
+    child = multiprocessing.get_context("spawn").Process(target=_child_with_a_warm_pool, args=(600.0,))
+    child.start()
+    child.join(timeout=60)  # the pool alone would hold it 600 s
+    alive = child.is_alive()
+    if alive:
+        child.kill()
+    assert not alive and child.exitcode == 0
