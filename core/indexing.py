@@ -29,7 +29,7 @@ from core.contracts import (
     typed_series,
 )
 from core.perf import paused_gc
-from core.tokenize import token_frame
+from core.tokenize import term_counts
 
 MAX_DOC_CHARS = 20_000  # text indexed per evidence record
 SNIPPET_CHARS = 200
@@ -333,8 +333,8 @@ def _term_counts(first_doc: int, texts: list[str]) -> pl.DataFrame:
     """(term, doc, tf) of ``texts``, the documents numbered from ``first_doc``; a chunk at a time bounds memory."""
     if not texts:
         return pl.DataFrame(schema={"term": pl.Utf8, "doc": pl.UInt32, "tf": pl.Int64})
-    tokens = token_frame(list(range(first_doc, first_doc + len(texts))), texts)
-    return tokens.group_by("term", "id").agg(pl.len().cast(pl.Int64).alias("tf")).rename({"id": "doc"})
+    counted = term_counts(list(range(first_doc, first_doc + len(texts))), texts)
+    return counted.select("term", pl.col("id").alias("doc"), "tf")
 
 
 def _symbol_row(path: str, line: int, payload: dict, evidence_id: str) -> tuple:

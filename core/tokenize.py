@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable, Sequence
 
 import polars as pl
@@ -105,29 +106,67 @@ def token_frame(ids: Sequence[str] | Sequence[int], texts: list[str],
     """
     stops = sorted(set(stop_words))
     id_type = pl.UInt32 if ids and isinstance(ids[0], int) else pl.Utf8
-    frame = pl.DataFrame({"id": ids, "text": texts}, schema={"id": id_type, "text": pl.Utf8})
-    ascii_mask = ~frame["text"].str.contains(r"[^\x00-\x7F]")
-    other = frame.filter(~ascii_mask)
-    words = (frame.lazy().filter(ascii_mask)
-             .select("id", pl.col("text").str.extract_all(_PL_WORD).alias("word")).explode("word")
-             .drop_nulls("word"))
-    plain = pl.col("word").str.contains(r"^[a-z]+$")  # most words: nothing to split or fold
-    simple = words.filter(plain).select("id", pl.col("word").alias("term"))
-    whole = pl.col("word").str.to_lowercase().str.strip_chars("_")
-    parts = pl.col("word").str.replace_all(_PL_ACRONYM, "${1} ${2}").str.extract_all(_PL_PARTS)
-    first = parts.list.first().str.to_lowercase()
-    split = (parts.list.len() > 1) | ((parts.list.len() == 1) & (first != whole))
-    compound = (words.filter(~plain)
-                .select("id", pl.when(split).then(pl.concat_list(whole, parts))
-                        .otherwise(pl.concat_list(whole)).alias("term"))
-                .explode("term").with_columns(pl.col("term").str.to_lowercase()))
-    terms = (pl.concat([simple, compound])
-             .filter((pl.col("term").str.len_chars() > 1) | pl.col("term").str.contains(r"^[0-9]+$"))
-             .filter((pl.col("term") != "") & ~pl.col("term").is_in(stops))
-             .collect())
+    words, other = _ascii_words(ids, texts, id_type)
+    words = words.collect().lazy()  # read twice below: split once
+    terms = words.join(_word_terms(words.select("word").unique(), stops), on="word").select("id", "term").collect()
     if other.height:
         stop_set = set(stops)
         rows = [(i, t) for i, text in other.iter_rows() for t in tokenize(text, stop_set)]
         extra = pl.DataFrame(rows, schema={"id": id_type, "term": pl.Utf8}, orient="row")
         terms = pl.concat([terms, extra])
     return terms
+
+
+def _ascii_words(ids: Sequence, texts: list[str], id_type: pl.DataType) -> tuple[pl.LazyFrame, pl.DataFrame]:
+    """(id, word) of every word of the ASCII texts, for polars' regex engine; the (id, text) of the others."""
+    frame = pl.DataFrame({"id": ids, "text": texts}, schema={"id": id_type, "text": pl.Utf8})
+    ascii_mask = ~frame["text"].str.contains(r"[^\x00-\x7F]")
+    words = (frame.lazy().filter(ascii_mask)
+             .select("id", pl.col("text").str.extract_all(_PL_WORD).alias("word")).explode("word")
+             .drop_nulls("word"))
+    return words, frame.filter(~ascii_mask)
+
+
+def _word_terms(words: pl.LazyFrame, stops: list[str]) -> pl.LazyFrame:
+    """(word, term) rows: each ASCII word's tokens as ``tokenize`` gives them, a token twice if it comes twice."""
+    plain = pl.col("word").str.contains(r"^[a-z]+$")  # most words: nothing to split or fold
+    simple = words.filter(plain).select("word", pl.col("word").alias("term"))
+    whole = pl.col("word").str.to_lowercase().str.strip_chars("_")
+    parts = pl.col("word").str.replace_all(_PL_ACRONYM, "${1} ${2}").str.extract_all(_PL_PARTS)
+    first = parts.list.first().str.to_lowercase()
+    split = (parts.list.len() > 1) | ((parts.list.len() == 1) & (first != whole))
+    compound = (words.filter(~plain)
+                .select("word", pl.when(split).then(pl.concat_list(whole, parts))
+                        .otherwise(pl.concat_list(whole)).alias("term"))
+                .explode("term").with_columns(pl.col("term").str.to_lowercase()))
+    return (pl.concat([simple, compound])
+            .filter((pl.col("term").str.len_chars() > 1) | pl.col("term").str.contains(r"^[0-9]+$"))
+            .filter((pl.col("term") != "") & ~pl.col("term").is_in(stops)))
+
+
+def term_counts(ids: Sequence[int], texts: list[str], stop_words: Iterable[str] = DEFAULT_STOP_WORDS) -> pl.DataFrame:
+    """(id, term, tf): how often each of ``tokenize(text)``'s tokens occurs in each text, in any row order.
+
+    What ``token_frame`` then a count by (term, id) gives, with less work: words to split (identifiers)
+    are counted per text first, and each distinct one is split and folded once, not at every
+    occurrence (a symbol's name comes five times in its document, and a module's names recur in all of
+    its symbols' documents). A plain lowercase word is its own token and goes straight to the count.
+    30k documents of the stdlib: 0.55-0.64 -> 0.23-0.25 s; 30k synthetic sections: 0.57-0.70 -> 0.40-0.48 s.
+    """
+    stops = sorted(set(stop_words))
+    words, other = _ascii_words(ids, texts, pl.UInt32)
+    words = words.collect().lazy()  # read by both branches: split once (in one plan each branch split again)
+    plain = pl.col("word").str.contains(r"^[a-z]+$")  # its own one token: counted with the others at the end
+    simple = words.filter(plain & (pl.col("word").str.len_chars() > 1) & ~pl.col("word").is_in(stops)).select(
+        "id", pl.col("word").alias("term"), pl.lit(1, pl.UInt32).alias("n"))
+    compound = words.filter(~plain).group_by("id", "word").agg(pl.len().cast(pl.UInt32).alias("n"))
+    compound = compound.join(_word_terms(compound.select("word").unique(), stops), on="word")
+    counted = (pl.concat([simple, compound.select("id", "term", "n")]).group_by("id", "term")
+               .agg(pl.col("n").sum().cast(pl.Int64).alias("tf")).collect())
+    if other.height:
+        stop_set = set(stops)
+        rows = [(i, term, n) for i, text in other.iter_rows()
+                for term, n in Counter(tokenize(text, stop_set)).items()]
+        extra = pl.DataFrame(rows, schema={"id": pl.UInt32, "term": pl.Utf8, "tf": pl.Int64}, orient="row")
+        counted = pl.concat([counted, extra])
+    return counted

@@ -1,5 +1,6 @@
 """The tokenizer shared by index and query time."""
 
+import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -62,3 +63,27 @@ def test_the_vectorised_tokenizer_on_camel_acronym_and_digit_boundaries():
 
     text = "HTTPServer2 getURLFor parseXMLDoc a1b2 __init__ ABCDefGHIJk the_and"
     assert sorted(token_frame(["d"], [text])["term"].to_list()) == sorted(tokenize(text))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(_IDENTISH, st.text(max_size=40)), min_size=1, max_size=8))
+def test_term_counts_count_each_text_s_tokens(texts):
+    """The index build counts words first and splits each distinct word once: the counts of tokenize()."""
+    from collections import Counter
+
+    from core.tokenize import term_counts
+
+    got: dict[int, Counter] = {i: Counter() for i in range(len(texts))}
+    for doc, term, tf in term_counts(list(range(len(texts))), texts).iter_rows():
+        assert term not in got[doc] and tf > 0  # one row per (text, term)
+        got[doc][term] = tf
+    assert got == {i: Counter(tokenize(t)) for i, t in enumerate(texts)}
+
+
+def test_term_counts_on_a_name_repeated_and_split_into_a_repeated_part():
+    from core.tokenize import term_counts
+
+    counted = term_counts([7], ["aa_aa aa_aa getURL getURL getURL the"])
+    assert dict(zip(counted["term"], counted["tf"], strict=True)) == {"aa_aa": 2, "aa": 4, "geturl": 3, "get": 3,
+                                                                      "url": 3}
+    assert counted.schema == {"id": pl.UInt32, "term": pl.Utf8, "tf": pl.Int64} and set(counted["id"]) == {7}
