@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -196,3 +197,20 @@ def spawned_children(pid: int) -> list[int]:
         except FileNotFoundError:
             continue
     return found
+
+
+def process_alive(pid: int) -> bool:
+    """Whether ``pid`` is a running process (a zombie, exited but not yet reaped, is not)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def wait_gone(pids, seconds: float) -> bool:
+    """Whether every process of ``pids`` has exited within ``seconds`` (polled every 50 ms)."""
+    deadline = time.monotonic() + seconds
+    while any(map(process_alive, pids)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not any(map(process_alive, pids))

@@ -9,6 +9,8 @@ import textwrap
 import time
 from pathlib import Path
 
+from tests.helpers import process_alive, wait_gone
+
 ROOT = Path(__file__).resolve().parents[2]
 
 # Makes a two-worker pool, one busy for 10 min and one idle after a quick task, prints their pids,
@@ -32,14 +34,6 @@ OWNER = textwrap.dedent("""
 """)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state != "Z"
-
-
 def _kill_owner(tmp_path: Path, kind: str) -> tuple[list[int], subprocess.Popen]:
     script = tmp_path / "owner.py"
     script.write_text(OWNER)
@@ -54,10 +48,7 @@ def _kill_owner(tmp_path: Path, kind: str) -> tuple[list[int], subprocess.Popen]
 
 def test_busy_and_idle_workers_exit_when_their_parent_is_killed(tmp_path):
     workers, owner = _kill_owner(tmp_path, "watched")
-    deadline = time.monotonic() + 20
-    while any(map(_alive, workers)) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not any(map(_alive, workers)), f"orphaned pool workers still running: {workers}"
+    assert wait_gone(workers, 20), f"orphaned pool workers still running: {workers}"
     owner.communicate(timeout=10)  # nothing holds the dead owner's output open any more
 
 
@@ -66,7 +57,7 @@ def test_a_stock_spawn_pool_orphan_waits_for_ever(tmp_path):
     workers, _ = _kill_owner(tmp_path, "stock")
     try:
         time.sleep(2)  # ten times what a watched worker needs
-        assert all(map(_alive, workers)), workers
+        assert all(map(process_alive, workers)), workers
     finally:
         for pid in workers:
             with contextlib.suppress(ProcessLookupError):

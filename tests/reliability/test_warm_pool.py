@@ -3,29 +3,14 @@
 import os
 import signal
 import time
-from pathlib import Path
 
 import pytest
 
 import core.pool as pool_module
 from core.pool import WARM, in_order
+from tests.helpers import wait_gone
 
 MARK = "EVIDENCE_LAKE_WARM_POOL_TEST_MARK"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state != "Z"
-
-
-def _wait_gone(pids: set[int], seconds: float = 20) -> bool:
-    deadline = time.monotonic() + seconds
-    while any(map(_alive, pids)) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return not any(map(_alive, pids))
 
 
 def _pids_and_marks(n: int = 6) -> tuple[set[int], set]:
@@ -56,7 +41,7 @@ def test_a_second_user_gets_the_same_workers_and_an_idle_pool_is_shut_down(warm,
     assert warm.ready() == 2
     second, _ = _pids_and_marks()
     assert second == first  # no new worker started
-    assert _wait_gone(first, 15), "an idle warm pool outlived its timeout"
+    assert wait_gone(first, 15), "an idle warm pool outlived its timeout"
     assert warm.ready() == 0
 
 
@@ -70,7 +55,7 @@ def test_a_changed_environment_gets_new_workers_that_see_it(warm):
     finally:
         del os.environ[MARK]
     assert marks == {"changed"} and not (after & before)
-    assert _wait_gone(before), "the stale pool's workers were left running"
+    assert wait_gone(before, 20), "the stale pool's workers were left running"
 
 
 def test_a_user_that_stops_early_leaves_no_pool_with_queued_work(warm):
@@ -78,14 +63,14 @@ def test_a_user_that_stops_early_leaves_no_pool_with_queued_work(warm):
     first = next(results)
     results.close()  # six tasks still queued or running
     assert warm.ready() == 0 and warm.pool is None
-    assert _wait_gone({first})
+    assert wait_gone({first}, 20)
 
 
 def test_a_warm_worker_killed_between_uses_costs_nothing_but_a_new_pool(warm):
     pids, _ = _pids_and_marks()
     for pid in pids:
         os.kill(pid, signal.SIGKILL)
-    assert _wait_gone(pids)
+    assert wait_gone(pids, 20)
     time.sleep(0.5)  # the pool's manager thread has seen the deaths: the first submit itself raises
     # the broken pool's tasks run here, in order, the one whose submit raised too; the next user gets new workers
     assert list(in_order(abs, [(-i,) for i in range(5)], 2, keep_warm=True)) == [0, 1, 2, 3, 4]
