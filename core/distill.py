@@ -84,10 +84,10 @@ def context_rows(rows: pl.DataFrame, only: pl.Series) -> pl.DataFrame:
 
     Every row of their files (diagnostics, syntax errors), and every symbol or section whose payload
     holds the JSON string of a scored one's name or content hash: a superset (another key's value, a
-    nested look-alike), which ``context_frame`` then decides exactly. A key whose text may not be verbatim
-    in a payload (``_VERBATIM``), or a missing or null one (which groups with every other missing
-    one), takes every row of its kind. A sampled
-    check scores 10% of the stdlib's rows: this spares parsing the names of the other 90%.
+    nested look-alike), which ``context_frame`` then decides exactly. A key whose text may not be
+    verbatim in a payload (``_VERBATIM``), or a missing or null one (which groups with every other
+    missing one), takes every row of its kind. A sampled check scores 10% of the stdlib's rows: this
+    spares parsing the names of the other 90%.
     """
     scored = rows.filter(pl.col("evidence_id").is_in(only.implode()))
     keep = pl.col("path").is_in(scored["path"].unique().implode())
@@ -115,11 +115,11 @@ def build_scores(records: pl.DataFrame, source: str, day: dt.date,
     with paused_gc():
         rows = records.select("evidence_id", "kind", "path", "payload").sort("evidence_id")
         if only is not None:
-            only = pl.Series(sorted(only), dtype=pl.Utf8)
-            rows = context_rows(rows, only)
+            chosen = pl.Series(sorted(only), dtype=pl.Utf8)
+            rows = context_rows(rows, chosen)
         rows = context_frame(rows).filter(~pl.col("kind").is_in(NOT_SCORED))
         if only is not None:
-            rows = rows.filter(pl.col("evidence_id").is_in(only.implode()))
+            rows = rows.filter(pl.col("evidence_id").is_in(chosen.implode()))
         cols: dict[str, list] = {c: [] for c in ("evidence_id", "kind", "path", "score", "category", "reasons",
                                                  "features")}
         for eid, kind, path, text, diagnostics, syntax, dup_content, dup_name in rows.iter_rows():

@@ -197,7 +197,8 @@ def iter_extracted(store: ObjectStore, source: str, items: list[tuple[str, str]]
     # a pool left warm by an earlier step of this process (the evidence step, for its check's sample) pays
     # for fewer files: no worker has to start. Four chunks a worker even out files of unequal size (the
     # check's 220 stdlib files: 1.5-1.7 s in two chunks a worker, 0.9-1.2 s in four; 2.0-2.3 s here)
-    warm = workers > 1 and len(items) < POOL_MIN_FILES and WARM.ready() == workers and len(items) >= 4 * workers
+    warm = (workers > 1 and len(items) < POOL_MIN_FILES and WARM.ready() == workers
+            and len(items) >= WARM_CHUNKS_PER_WORKER * workers)
     chunk_files = chunk_files or (-(-len(items) // (WARM_CHUNKS_PER_WORKER * workers)) if warm else CHUNK_FILES)
     chunks = [items[i:i + chunk_files] for i in range(0, len(items), chunk_files)]
     if workers <= 1 or (len(items) < POOL_MIN_FILES and not warm) or len(chunks) < 2:

@@ -76,12 +76,16 @@ class _WarmPool:
         self.environ: dict[str, str] = {}  # what its workers inherited: a changed variable needs new workers
         self.timer: threading.Timer | None = None
 
+    def _usable(self) -> bool:
+        """A pool is there and its workers saw this environment (EVIDENCE_LAKE_RUFF, ...) at their spawn."""
+        return self.pool is not None and self.environ == dict(os.environ)
+
     def ready(self) -> int:
         """Workers of the idle warm pool (0 when there is none, it is in use, or the environment changed)."""
         if not self.lock.acquire(blocking=False):
             return 0
         try:
-            return self.workers if self.pool is not None and self.environ == dict(os.environ) else 0
+            return self.workers if self._usable() else 0
         finally:
             self.lock.release()
 
@@ -95,8 +99,8 @@ class _WarmPool:
         try:
             if self.timer is not None:
                 self.timer.cancel()
-            if self.pool is not None and (self.workers != workers or self.environ != dict(os.environ)):
-                self._close()  # workers see the environment of their spawn (EVIDENCE_LAKE_RUFF, ...)
+            if self.pool is not None and not (self._usable() and self.workers == workers):
+                self._close()
             if self.pool is None:
                 self.pool, self.workers, self.environ = spawn_pool(workers), workers, dict(os.environ)
             kept = False

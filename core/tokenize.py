@@ -92,6 +92,7 @@ def query_terms(query: str, stop_words: Iterable[str] = DEFAULT_STOP_WORDS) -> l
 _PL_WORD = r"\w+"
 _PL_ACRONYM = r"([A-Z]+)([A-Z][a-z])"  # the lookahead of _ASCII_PARTS, as a split (Rust regex has no lookaround)
 _PL_PARTS = r"[A-Z]?[a-z]+|[A-Z]+|[0-9]+"
+_PL_PLAIN = pl.col("word").str.contains(r"^[a-z]+$")  # most words: their own one token
 
 
 def token_frame(ids: Sequence[str] | Sequence[int], texts: list[str],
@@ -129,13 +130,12 @@ def _ascii_words(ids: Sequence, texts: list[str], id_type: pl.DataType) -> tuple
 
 def _word_terms(words: pl.LazyFrame, stops: list[str]) -> pl.LazyFrame:
     """(word, term) rows: each ASCII word's tokens as ``tokenize`` gives them, a token twice if it comes twice."""
-    plain = pl.col("word").str.contains(r"^[a-z]+$")  # most words: nothing to split or fold
-    simple = words.filter(plain).select("word", pl.col("word").alias("term"))
+    simple = words.filter(_PL_PLAIN).select("word", pl.col("word").alias("term"))
     whole = pl.col("word").str.to_lowercase().str.strip_chars("_")
     parts = pl.col("word").str.replace_all(_PL_ACRONYM, "${1} ${2}").str.extract_all(_PL_PARTS)
     first = parts.list.first().str.to_lowercase()
     split = (parts.list.len() > 1) | ((parts.list.len() == 1) & (first != whole))
-    compound = (words.filter(~plain)
+    compound = (words.filter(~_PL_PLAIN)
                 .select("word", pl.when(split).then(pl.concat_list(whole, parts))
                         .otherwise(pl.concat_list(whole)).alias("term"))
                 .explode("term").with_columns(pl.col("term").str.to_lowercase()))
@@ -156,10 +156,10 @@ def term_counts(ids: Sequence[int], texts: list[str], stop_words: Iterable[str] 
     stops = sorted(set(stop_words))
     words, other = _ascii_words(ids, texts, pl.UInt32)
     words = words.collect().lazy()  # read by both branches: split once (in one plan each branch split again)
-    plain = pl.col("word").str.contains(r"^[a-z]+$")  # its own one token: counted with the others at the end
-    simple = words.filter(plain & (pl.col("word").str.len_chars() > 1) & ~pl.col("word").is_in(stops)).select(
+    # a plain word is its own one token: counted with the others at the end, never split
+    simple = words.filter(_PL_PLAIN & (pl.col("word").str.len_chars() > 1) & ~pl.col("word").is_in(stops)).select(
         "id", pl.col("word").alias("term"), pl.lit(1, pl.UInt32).alias("n"))
-    compound = words.filter(~plain).group_by("id", "word").agg(pl.len().cast(pl.UInt32).alias("n"))
+    compound = words.filter(~_PL_PLAIN).group_by("id", "word").agg(pl.len().cast(pl.UInt32).alias("n"))
     compound = compound.join(_word_terms(compound.select("word").unique(), stops), on="word")
     counted = (pl.concat([simple, compound.select("id", "term", "n")]).group_by("id", "term")
                .agg(pl.col("n").sum().cast(pl.Int64).alias("tf")).collect())
