@@ -21,7 +21,7 @@ import polars as pl
 
 from core.canonical import canonical_json, canonical_text
 from core.contracts import EVIDENCE_RECORDS
-from core.extract.base import Extracted, decode_text, parse_python
+from core.extract.base import Extracted, decode_text, parse_python, text_lines
 from core.extract.markdown import extract_links, extract_sections
 from core.extract.python_imports import extract_imports
 from core.extract.python_symbols import extract_symbols
@@ -104,15 +104,17 @@ def _extract_unlinted(data: bytes, path: str) -> tuple[list[Extracted], list[str
     text = decode_text(data)
     out: list[Extracted] = []
     errors: list[str] = []
+    lines = text_lines(text)  # one split serves every extractor
     parsed = parse_python(text, path) if lang == "python" else None
     tree = parsed if isinstance(parsed, ast.Module) else None
-    steps = [("text_metrics", lambda: [extract_metrics(data, text, lang)]),
-             ("diagnostics", lambda: extract_diagnostics(data, text, lang, path, parsed))]
+    steps = [("text_metrics", lambda: [extract_metrics(data, text, lang, lines)]),
+             ("diagnostics", lambda: extract_diagnostics(data, text, lang, path, parsed, lines))]
     if lang == "markdown":
-        steps.append(("markdown_sections", lambda: extract_sections(text)))
-        steps.append(("markdown_links", lambda: extract_links(text, path)))
+        steps.append(("markdown_sections", lambda: extract_sections(text, lines)))
+        steps.append(("markdown_links", lambda: extract_links(text, path, lines)))
     if lang == "python":
-        steps.append(("python_symbols", lambda: extract_symbols(text, path, tree) if tree is not None else []))
+        steps.append(("python_symbols", lambda: extract_symbols(text, path, tree, lines) if tree is not None
+                      else []))
         steps.append(("python_imports", lambda: extract_imports(tree, path) if tree is not None else []))
     for name, step in steps:
         try:

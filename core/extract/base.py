@@ -39,6 +39,8 @@ def text_lines(text: str) -> list[str]:
     parts = text.split("\n")
     if parts[-1] == "":
         parts.pop()
+    if "\r" not in text:  # most files: no line to trim (the per-line pass was 0.85 s of the stdlib's 14 s)
+        return parts
     return [p[:-1] if p.endswith("\r") else p for p in parts]
 
 

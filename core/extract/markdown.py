@@ -59,8 +59,9 @@ def _headings(lines: list[str]) -> list[tuple[int, int, str]]:
     return found
 
 
-def extract_sections(text: str) -> list[Extracted]:
-    lines = text_lines(text)
+def extract_sections(text: str, lines: list[str] | None = None) -> list[Extracted]:
+    """One section per heading (and one for text before the first); ``lines``: ``text_lines(text)`` if known."""
+    lines = text_lines(text) if lines is None else lines
     heads = _headings(lines)
     out: list[Extracted] = []
     first = heads[0][0] if heads else len(lines)
@@ -110,10 +111,10 @@ def link_target(path: str, target: str) -> tuple[str | None, bool]:
     return (None, False) if joined == ".." or joined.startswith("../") else (joined, False)
 
 
-def extract_links(text: str, path: str) -> list[Extracted]:
+def extract_links(text: str, path: str, lines: list[str] | None = None) -> list[Extracted]:
     """One ``edge`` per inline link outside fenced code: a document linking to another is an edge too."""
     out: list[Extracted] = []
-    for i, line in _outside_fences(text_lines(text)):
+    for i, line in _outside_fences(text_lines(text) if lines is None else lines):
         for n, match in enumerate(_LINK.finditer(line)):
             label, target = match.group(1).strip(), match.group(2)
             resolved, external = link_target(path, target)

@@ -35,6 +35,9 @@ def resolve(package: str, level: int, module: str | None) -> str | None:
 
 
 BLOCKS = ("body", "orelse", "finalbody", "handlers", "cases")  # every field of a statement that holds statements
+# the statement types with such a field: any other statement is passed over without looking at its fields
+# (five getattr per statement were 0.8 s of the stdlib's 14 s of extraction)
+COMPOUND = frozenset(t for t in ast.stmt.__subclasses__() if set(t._fields) & set(BLOCKS))
 
 
 def _is_type_checking(test: ast.expr) -> bool:
@@ -72,6 +75,8 @@ def extract_imports(tree: ast.Module, path: str) -> list[Extracted]:
                 module = resolve(package, node.level, node.module)
                 for a in node.names:
                     edge(node, raw, module, a.name, a.asname, node.level, conditional, type_checking, scope)
+                continue
+            if type(node) not in COMPOUND:  # a simple statement: nothing nested can import
                 continue
             blocks = [(f, getattr(node, f)) for f in BLOCKS if getattr(node, f, None)]
             if not blocks:  # a simple statement: nothing nested can import

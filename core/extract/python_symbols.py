@@ -22,6 +22,9 @@ def module_name(path: str) -> str:
     return ".".join(parts) or "__main__"
 
 
+_DEFINITIONS = frozenset({ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef})
+_ASSIGNMENTS = frozenset({ast.Assign, ast.AnnAssign})
+_VISITED = _DEFINITIONS | _ASSIGNMENTS | {ast.If, ast.Try, ast.With, ast.AsyncWith}
 MAX_VALUE_CHARS = 120  # of the assignment's first source line, kept on the symbol
 
 
@@ -68,10 +71,12 @@ def _symbol(qualname: str, kind: str, node: ast.AST, start: int, end: int, **ext
                      line_start=start, line_end=end, payload=payload)
 
 
-def extract_symbols(text: str, path: str, tree: ast.Module | None = None) -> list[Extracted]:
+def extract_symbols(text: str, path: str, tree: ast.Module | None = None,
+                    lines: list[str] | None = None) -> list[Extracted]:
     """Every symbol of the module; a file that does not parse gives none (diagnostics report it).
 
-    ``tree``: the module already parsed by the caller (one parse serves every Python extractor).
+    ``tree``: the module already parsed by the caller (one parse serves every Python extractor), and
+    ``lines``: ``text_lines(text)``, when the caller has them.
     """
     if tree is None:
         parsed = parse_python(text, path)
@@ -79,7 +84,7 @@ def extract_symbols(text: str, path: str, tree: ast.Module | None = None) -> lis
             return []
         tree = parsed
     module = module_name(path)
-    lines = text_lines(text)
+    lines = text_lines(text) if lines is None else lines
     n_lines = len(lines)
     out = [_symbol(module, "module", tree, 0, n_lines, signature=None, decorators=[])]
 
@@ -87,7 +92,10 @@ def extract_symbols(text: str, path: str, tree: ast.Module | None = None) -> lis
 
     def visit(body: list[ast.stmt], prefix: str, in_class: bool, in_function: bool = False) -> None:
         for node in body:
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            kind_of = type(node)  # exact types: ast.parse makes no subclasses, and a set lookup beats isinstance
+            if kind_of not in _VISITED:
+                continue
+            if kind_of in _DEFINITIONS:
                 start = min([d.lineno for d in node.decorator_list] + [node.lineno]) - 1
                 end = node.end_lineno or node.lineno
                 qual = f"{prefix}.{node.name}"
@@ -103,7 +111,9 @@ def extract_symbols(text: str, path: str, tree: ast.Module | None = None) -> lis
                     out.append(_symbol(qual, kind, node, start, end, signature=_signature(node),
                                        decorators=decorators, is_async=is_async))
                     visit(node.body, qual, in_class=False, in_function=True)
-            elif isinstance(node, (ast.Assign, ast.AnnAssign)) and not in_function:
+            elif kind_of in _ASSIGNMENTS:
+                if in_function:
+                    continue
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                 annotation = ast.unparse(node.annotation) if isinstance(node, ast.AnnAssign) else None
                 start, end = node.lineno - 1, node.end_lineno or node.lineno
@@ -116,11 +126,12 @@ def extract_symbols(text: str, path: str, tree: ast.Module | None = None) -> lis
                     kind = "attribute" if in_class else ("constant" if _is_constant(name) else "variable")
                     out.append(_symbol(qual, kind, node, start, end, signature=annotation, decorators=[],
                                        value=value))
-            elif isinstance(node, (ast.If, ast.Try, ast.With, ast.AsyncWith)):
+            else:  # if, try, with: their blocks are walked for symbols at this level
                 for block in ("body", "orelse", "finalbody", "handlers"):
                     inner = getattr(node, block, None) or []
-                    stmts = [s for h in inner for s in h.body] if block == "handlers" else inner
-                    visit(stmts, prefix, in_class, in_function)
+                    if inner:  # most of the four are empty
+                        stmts = [s for h in inner for s in h.body] if block == "handlers" else inner
+                        visit(stmts, prefix, in_class, in_function)
 
     visit(tree.body, module, in_class=False)
     return out

@@ -3,6 +3,8 @@ outside Python)."""
 
 from __future__ import annotations
 
+from operator import methodcaller
+
 from core.extract.base import Extracted, parse_python, text_lines
 
 COMMENT_PREFIX = {
@@ -15,11 +17,12 @@ LONG_LINE = 200
 MAX_LISTED = 50
 
 
-def extract_metrics(data: bytes, text: str, lang: str | None) -> Extracted:
-    lines = text_lines(text)
-    blank = sum(1 for line in lines if not line.strip())
+def extract_metrics(data: bytes, text: str, lang: str | None, lines: list[str] | None = None) -> Extracted:
+    """Line, byte, blank and comment counts (``lines``: ``text_lines(text)`` when the caller has them)."""
+    lines = text_lines(text) if lines is None else lines
+    blank = list(map(str.strip, lines)).count("")  # counted in C: a generator per line cost 0.4 s of the stdlib
     prefixes = COMMENT_PREFIX.get(lang or "")
-    comments = sum(1 for line in lines if line.lstrip().startswith(prefixes)) if prefixes else None
+    comments = sum(map(methodcaller("startswith", prefixes), map(str.lstrip, lines))) if prefixes else None
     return Extracted(
         kind="metric", extractor="text_metrics", locator={"lines": [0, len(lines)]},
         line_start=0, line_end=len(lines),
@@ -37,11 +40,12 @@ NOT_PARSED = object()  # extract_diagnostics parses the file itself
 
 
 def extract_diagnostics(data: bytes, text: str, lang: str | None, path: str,
-                        parsed: object = NOT_PARSED) -> list[Extracted]:
+                        parsed: object = NOT_PARSED, lines: list[str] | None = None) -> list[Extracted]:
     """Syntax errors and mixed line endings for every file; long lines and trailing whitespace for non-Python
-    files (Python files get ruff's findings instead). ``parsed``: ``parse_python``'s result, when the caller has it.
+    files (Python files get ruff's findings instead). ``parsed``: ``parse_python``'s result, and ``lines``:
+    ``text_lines(text)``, when the caller has them.
     """
-    lines = text_lines(text)
+    lines = text_lines(text) if lines is None else lines
     out: list[Extracted] = []
     if lang == "python":
         if parsed is NOT_PARSED:

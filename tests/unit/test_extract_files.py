@@ -3,10 +3,14 @@
 import sysconfig
 from pathlib import Path
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from core.evidence import extract_file
+from core.extract.base import text_lines
 from core.extract.markdown import extract_sections
 from core.extract.python_symbols import extract_symbols, module_name
-from core.extract.text_metrics import extract_diagnostics, extract_metrics
+from core.extract.text_metrics import COMMENT_PREFIX, extract_diagnostics, extract_metrics
 
 DOC = """preamble line
 
@@ -145,7 +149,7 @@ def test_metrics_and_diagnostics():
 def test_extract_file_quarantines_an_extractor_crash(monkeypatch):
     import core.file_extraction as evidence
 
-    def boom(text):
+    def boom(text, lines=None):
         raise RuntimeError("extractor bug")
 
     monkeypatch.setattr(evidence, "extract_sections", boom)
@@ -182,3 +186,24 @@ def test_assignments_at_module_and_class_level_are_symbols_and_function_locals_a
     size = next(s for s in extract_symbols(text, "pkg/mod.py") if s.payload["name"] == "DEFAULT_SIZE")
     assert size.payload["signature"] == "int" and size.payload["value"] == "DEFAULT_SIZE: int = 8 * 1024"
     assert size.payload["doc"] is None and size.line_start == 0 and size.line_end == 1
+
+
+_LINE_TEXT = st.lists(st.sampled_from(["a", "#", " ", "\t", "\r", "\n", "\r\n", "\u00a0", "\x1c", ";"]),
+                      max_size=60).map("".join)
+
+
+@given(_LINE_TEXT, st.sampled_from(["python", "ini", "c", None]))
+def test_lines_and_line_counts_match_their_definitions(text, lang):
+    """The fast paths (no per-line pass without a CR, counts taken in C) give the per-line definitions."""
+    parts = text.split("\n")
+    if parts[-1] == "":
+        parts.pop()
+    expected = [p[:-1] if p.endswith("\r") else p for p in parts] if text else []
+    assert text_lines(text) == expected
+    payload = extract_metrics(text.encode(), text, lang).payload
+    assert payload["lines"] == len(expected)
+    assert payload["blank_lines"] == sum(1 for line in expected if not line.strip())
+    prefixes = COMMENT_PREFIX.get(lang or "")
+    assert payload["comment_lines"] == (
+        sum(1 for line in expected if line.lstrip().startswith(prefixes)) if prefixes else None)
+    assert extract_metrics(text.encode(), text, lang, text_lines(text)).payload == payload
