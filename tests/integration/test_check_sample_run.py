@@ -291,3 +291,53 @@ def test_the_default_index_checks_pass_holding_no_per_record_table_whole(sampled
     assert held == [], held
     documents = read_partitions(str(lake), INDEX_DOCUMENTS, [("tree", utc_today())])
     assert verdicts["index_documents_schema"].metadata["rows"].value == documents.height > 0
+
+
+READS_OF_POSTINGS: list[str] = []
+
+
+class _CountingLake(LakeResource):
+    """The real lake, noting each read of the postings (a row-group pass or a scan) in READS_OF_POSTINGS."""
+
+    def batches(self, contract, partition):
+        if contract is INDEX_TERMS:
+            READS_OF_POSTINGS.append("row groups")
+        return super().batches(contract, partition)
+
+    def summarise(self, contract, partition, queries):
+        if contract is INDEX_TERMS:
+            READS_OF_POSTINGS.append("scan")
+        return super().summarise(contract, partition, queries)
+
+
+def test_one_read_of_the_postings_serves_the_schema_rule_and_the_aggregates(sampled_lake, monkeypatch):
+    """The index rules of a step read the postings once, a row group at a time. The schema rule stops reading at
+    its 20th failure; the rest of that read is still counted, so df, lengths and rows are the scans' over the
+    whole partition, and an unsampled posting changed after the failures is still caught."""
+    from checks.indexes import INDEX_RULES, _postings
+    from core.index_check import postings_queries, postings_summary
+
+    lake, sources, _ = sampled_lake
+    part = ("tree", utc_today())
+    monkeypatch.setattr("core.delta_files.ROW_GROUP_ROWS", 97)
+    monkeypatch.setattr("core.schema_check.SCHEMA_CHUNK_ROWS", 100)
+    ids = _sampled_ids(lake)
+    terms = read_partitions(str(lake), INDEX_TERMS, [part])
+    late = _one_posting(terms.slice(terms.height // 2), ids, inside=False)
+    broken = pl.int_range(pl.len()) < 25  # tf 0: 25 schema failures in the first row groups
+    _tampered(lake, INDEX_TERMS, lambda df: _bump_tf(late)(df).with_columns(
+        pl.when(broken).then(0).otherwise(pl.col("tf")).alias("tf")))
+    READS_OF_POSTINGS.clear()
+    reads = PartitionReads(part, _CountingLake(root=str(lake)), SourcesResource(file=str(sources)))
+    verdicts = {rule.spec.name: rule.rule(reads) for rule in INDEX_RULES}
+    assert READS_OF_POSTINGS == ["row groups"], READS_OF_POSTINGS
+    schema = verdicts["index_terms_schema"]
+    assert not schema.passed
+    assert schema.metadata["failure_cases"].value.count("greater_than") == 20, schema.metadata["failure_cases"]
+    scanned = postings_summary(LakeResource(root=str(lake)).summarise(INDEX_TERMS, part, postings_queries()))
+    tallied = _postings(reads)
+    assert tallied.rows == scanned.rows == terms.height
+    assert tallied.by_term.equals(scanned.by_term)
+    assert tallied.by_document.sort("id_h1", "id_h2").equals(scanned.by_document.sort("id_h1", "id_h2"))
+    deterministic = verdicts["index_deterministic"]
+    assert not deterministic.passed and "doc_len is not the sum of their postings" in deterministic.description
