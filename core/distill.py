@@ -113,10 +113,11 @@ def build_scores(records: pl.DataFrame, source: str, day: dt.date,
     polars, so only the payloads of the scored rows are parsed.
     """
     with paused_gc():
-        rows = records.select("evidence_id", "kind", "path", "payload").sort("evidence_id")
-        if only is not None:
+        rows = records.select("evidence_id", "kind", "path", "payload")
+        if only is not None:  # the context's rows first: sorting them alone, not the partition (0.05 s at 1x)
             chosen = pl.Series(sorted(only), dtype=pl.Utf8)
             rows = context_rows(rows, chosen)
+        rows = rows.sort("evidence_id")
         rows = context_frame(rows).filter(~pl.col("kind").is_in(NOT_SCORED))
         if only is not None:
             rows = rows.filter(pl.col("evidence_id").is_in(chosen.implode()))
