@@ -35,7 +35,6 @@ class PartitionReads:
     lake: LakeResource
     sources: SourcesResource
     memo: dict[str, object] = field(default_factory=dict)  # work two rules share, e.g. one index rebuild
-    selected: frozenset[str] = frozenset()  # the names of the checks this step evaluates (empty: all)
     _tables: dict[str, pl.DataFrame] = field(default_factory=dict)
 
     def table(self, contract: TableContract) -> pl.DataFrame:
@@ -56,10 +55,6 @@ class PartitionReads:
         if whole is not None:
             return (whole if where is None else whole.filter(where)).select(names)
         return self.lake.read_columns(contract, [self.partition], names, where)
-
-    def wants(self, *checks: str) -> bool:
-        """Whether any of ``checks`` runs in this step: shared work computes only what a selected rule uses."""
-        return not self.selected or any(name in self.selected for name in checks)
 
     @property
     def where(self) -> str:
@@ -91,24 +86,17 @@ def partition_check(asset: dg.AssetKey, name: str, description: str, blocking: b
     return wrap
 
 
-SharedPass = Callable[[PartitionReads], tuple[list[dict], int] | None]
-
-
-def schema_check(contract: TableContract, streamed: bool = False, shared: SharedPass | None = None) -> PartitionCheck:
+def schema_check(contract: TableContract, streamed: bool = False) -> PartitionCheck:
     """``<name>_schema``: the strict pandera model over the run's partition; blocking.
 
     ``streamed`` reads the partition a row group at a time unless the step holds it already: for a table
-    no other rule of the step needs whole (the postings: +650 MiB read whole at 4x the stdlib). ``shared``
-    gives (failure cases, rows) from a row-group pass the step makes anyway for other rules too.
+    no other rule of the step needs whole (the postings: +650 MiB read whole at 4x the stdlib).
     """
 
     @partition_check(dg.AssetKey(contract.asset_key), f"{contract.check_name}_schema", blocking=True,
                      description=f"Strict pandera schema of {contract.table_id} (v{contract.schema_version}).")
     def _check(reads: PartitionReads) -> dg.AssetCheckResult:
-        outcome = shared(reads) if streamed and shared is not None and not reads.holds(contract) else None
-        if outcome is not None:
-            cases, rows = outcome
-        elif streamed and not reads.holds(contract):
+        if streamed and not reads.holds(contract):
             cases, rows = batch_schema_failures(contract, lambda: reads.lake.batches(contract, reads.partition))
         else:
             cases, rows = [], 0
@@ -143,8 +131,8 @@ def check_step(name: str, checks: Sequence[PartitionCheck], description: str) ->
 
     @dg.multi_asset_check(specs=[c.spec for c in checks], name=name, description=description, can_subset=True)
     def _step(context: dg.AssetCheckExecutionContext, lake: LakeResource, sources: SourcesResource):
+        reads = PartitionReads(current_partition(context), lake, sources)
         selected = context.selected_asset_check_keys
-        reads = PartitionReads(current_partition(context), lake, sources, selected=frozenset(k.name for k in selected))
         for check in checks:
             if check.spec.key not in selected:
                 continue

@@ -19,7 +19,6 @@ from core.index_check import (
     AGGREGATE_COLUMNS,
     PER_RECORD,
     PostingsSummary,
-    PostingsTally,
     SampledRebuild,
     aggregate_differences,
     id_hashes,
@@ -30,7 +29,6 @@ from core.index_check import (
     sample_differences,
 )
 from core.indexing import INDEX_INPUT, build_indexes
-from core.schema_check import batch_schema_failures
 from core.search import SearchIndex, rank_signature
 from core.tokenize import token_frame
 
@@ -82,70 +80,25 @@ def _rebuilt_sample(reads: PartitionReads) -> SampledRebuild:
     return reads.memo["rebuilt_sample"]
 
 
-TERMS_SCHEMA = f"{INDEX_TERMS.check_name}_schema"
-
-
-def _sample_ids(reads: PartitionReads) -> pl.Series:
-    """The evidence ids of the sampled files (those ``_rebuilt_sample`` rebuilds), once per check step."""
-    if "sample_ids" not in reads.memo:
-        chosen = pl.col("path").is_in(sorted(_sample(reads).paths))
-        reads.memo["sample_ids"] = reads.columns(EVIDENCE_RECORDS, ["evidence_id"], chosen)["evidence_id"]
-    return reads.memo["sample_ids"]
-
-
-def _postings_pass(reads: PartitionReads) -> tuple[tuple[list[dict], int] | None, PostingsTally, bool]:
-    """One read of the stored postings, a row group at a time, for every rule of the step that needs them:
-    (the schema rule's cases and rows, or None when it does not run; the tally; whether it holds the sampled
-    rows). Each had a read of its own: the schema pass and four scans (df, lengths, rows, sampled rows)."""
-    if "postings_pass" not in reads.memo:
-        ids = None
-        if reads.wants("index_deterministic", "index_rebuild_equivalence"):
-            try:
-                ids = None if _sample(reads).whole else _sample_ids(reads)
-            except CheckSampleError:  # the rules that need the sample report it
-                ids = None
-        tally = PostingsTally(ids)
-
-        def observed():
-            for batch in reads.lake.batches(INDEX_TERMS, reads.partition):
-                tally.add(batch)
-                yield batch
-
-        stream = observed()
-        outcome = None
-        if reads.wants(TERMS_SCHEMA):
-            first = [stream]  # the pass itself; a second call (to confirm duplicate keys) reads again
-            outcome = batch_schema_failures(INDEX_TERMS, lambda: first.pop() if first else
-                                            reads.lake.batches(INDEX_TERMS, reads.partition))
-        for _ in stream:  # the rows the schema rule left unread (it stops at its 20th failure), or all of them
-            pass
-        reads.memo["postings_pass"] = (outcome, tally, ids is not None)
-    return reads.memo["postings_pass"]
-
-
 def _postings(reads: PartitionReads) -> PostingsSummary:
-    """df per term, length per document and the row count of the stored postings, from the step's pass over
-    them (the 4x stdlib's 4.95M postings held whole: +650 MiB), once per check step."""
+    """df per term, length per document and the row count of the stored postings, from streaming scans
+    (the 4x stdlib's 4.95M postings held whole: +650 MiB), once per check step."""
     if "postings_summary" not in reads.memo:
         if reads.holds(INDEX_TERMS):
             held = reads.table(INDEX_TERMS).lazy()
-            summary = postings_summary([query(held).collect(engine="streaming") for query in postings_queries()])
-        elif (tally := _postings_pass(reads)[1]).complete:
-            summary = tally.summary()
-        else:  # a file without the columns counted: the scans name what is wrong
-            summary = postings_summary(reads.lake.summarise(INDEX_TERMS, reads.partition, postings_queries()))
-        reads.memo["postings_summary"] = summary
+            results = [query(held).collect(engine="streaming") for query in postings_queries()]
+        else:  # one table version, one scan per query
+            results = reads.lake.summarise(INDEX_TERMS, reads.partition, postings_queries())
+        reads.memo["postings_summary"] = postings_summary(results)
     return reads.memo["postings_summary"]
 
 
 def _sampled_postings(reads: PartitionReads) -> pl.DataFrame:
-    """The stored postings of the sampled records, once per check step."""
+    """The stored postings of the sampled records (a filtered scan), once per check step."""
     if "sampled_postings" not in reads.memo:
-        chosen = pl.col("evidence_id").is_in(_sample_ids(reads).implode())
+        chosen = pl.col("evidence_id").is_in(_rebuilt_sample(reads).evidence_ids.implode())
         if reads.holds(INDEX_TERMS):
             reads.memo["sampled_postings"] = reads.table(INDEX_TERMS).filter(chosen)
-        elif (done := _postings_pass(reads))[1].complete and done[2]:
-            reads.memo["sampled_postings"] = done[1].sampled(INDEX_TERMS.polars_schema)
         else:
             reads.memo["sampled_postings"] = reads.lake.summarise(INDEX_TERMS, reads.partition,
                                                                   [lambda lf: lf.filter(chosen)])[0]
@@ -288,9 +241,8 @@ def index_referential(reads: PartitionReads) -> dg.AssetCheckResult:
 
 # The per-record tables are never read whole by the default (sampled) rules, only sampled rows and projections:
 # their schema is checked a row group at a time. term_stats (every term's df) is read whole.
-INDEX_RULES: list[PartitionCheck] = [*(schema_check(c, streamed=c in PER_RECORD,
-                                                  shared=(lambda reads: _postings_pass(reads)[0]) if c is INDEX_TERMS
-                                                  else None) for c in (*INDEX_TABLES, INDEX_MANIFEST)),
+INDEX_RULES: list[PartitionCheck] = [*(schema_check(c, streamed=c in PER_RECORD) for c in (*INDEX_TABLES,
+                                                                                       INDEX_MANIFEST)),
                                      index_deterministic, index_rebuild_equivalence, index_referential]
 INDEX_CHECKS = [check_step("index_checks", INDEX_RULES,
                            "Schema, referential integrity, determinism and rebuild equivalence of index/*.")]

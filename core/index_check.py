@@ -8,9 +8,8 @@ symbol-id clash numbers from the stored symbols. Together: the sampled records i
 rebuild would, and every aggregate agrees with the rows it summarises.
 
 The postings are the one table too large to hold for a check (4.95M rows at 4x the stdlib, +650 MiB
-read whole): the sampled rules see them only as a ``PostingsSummary`` and as the sampled records' rows,
-both gathered by a ``PostingsTally`` in the one row-group pass that checks their schema (or, for a rule
-run alone on a partition whose files lack a column, from streaming scans).
+read whole): the sampled rules see them only as a ``PostingsSummary`` from streaming scans and as
+the sampled records' rows.
 """
 
 from __future__ import annotations
@@ -107,67 +106,6 @@ def postings_summary(results: Sequence[pl.DataFrame]) -> PostingsSummary:
     """The summary from the results of ``postings_queries``."""
     by_term, by_document, rows = results
     return PostingsSummary(by_term, by_document, int(rows.item()))
-
-
-class PostingsTally:
-    """A ``PostingsSummary``, and the rows of the sampled records, gathered a batch of postings at a time.
-
-    For a check step that reads the postings anyway, a row group at a time, for their schema rule: that
-    one read then serves the aggregates and the sampled rows too, where each had a scan of its own (the
-    schema pass and four scans). df is counted per run of equal terms (the postings are stored in term
-    order, so a batch has one run per term; any order still counts right, only with more runs) and the
-    runs summed; lengths are summed over the ids' 128-bit hashes (``id_hashes``), kept a batch at a
-    time (24 bytes a posting) and merged whenever ``COMPACT_ROWS`` are held, so memory follows the
-    distinct terms and documents, not the postings. A per-batch group-by of the ids took 0.15 s of the
-    stdlib's 1M postings, these 0.02 s and one merge. Equal to the streaming queries' (test).
-    A batch without the columns needed leaves the tally ``complete`` False: the caller scans instead.
-    """
-
-    COMPACT_ROWS = 2_000_000
-    NEEDED = ("term", "evidence_id", "tf")
-
-    def __init__(self, sample_ids: pl.Series | None = None) -> None:
-        self.rows = 0
-        self.complete = True
-        self._ids = None if sample_ids is None else sample_ids.implode()
-        self._terms: list[pl.DataFrame] = []
-        self._documents: list[pl.DataFrame] = []
-        self._held = 0
-        self._sampled: list[pl.DataFrame] = []
-
-    def add(self, batch: pl.DataFrame) -> None:
-        """Count one batch of postings (any order, any size)."""
-        if not self.complete or any(c not in batch.columns for c in self.NEEDED):
-            self.complete = False
-            return
-        self.rows += batch.height
-        runs = batch.select(pl.col("term").rle()).unnest("term")
-        self._terms.append(runs.select(pl.col("value").alias("term"), pl.col("len").cast(pl.Int64).alias("df")))
-        self._documents.append(batch.select(*id_hashes(), pl.col("tf").alias("doc_len_postings")))
-        self._held += self._terms[-1].height + batch.height
-        if self._ids is not None:
-            self._sampled.append(batch.filter(pl.col("evidence_id").is_in(self._ids)))
-        if self._held >= self.COMPACT_ROWS:
-            self._compact()
-
-    def _compact(self) -> None:
-        self._terms = [pl.concat(self._terms).group_by("term").agg(pl.col("df").sum())] if self._terms else []
-        self._documents = ([pl.concat(self._documents).group_by("id_h1", "id_h2").agg(
-            pl.col("doc_len_postings").sum())] if self._documents else [])
-        self._held = sum(f.height for f in (*self._terms, *self._documents))
-
-    def summary(self) -> PostingsSummary:
-        """What ``postings_queries`` give over the same rows (by_term in term order, as theirs)."""
-        self._compact()
-        by_term = self._terms[0].sort("term") if self._terms else pl.DataFrame(
-            schema={"term": pl.Utf8, "df": pl.Int64})
-        by_document = self._documents[0] if self._documents else pl.DataFrame(
-            schema={"id_h1": pl.UInt64, "id_h2": pl.UInt64, "doc_len_postings": pl.Int64})
-        return PostingsSummary(by_term, by_document, self.rows)
-
-    def sampled(self, schema: Mapping[str, pl.DataType]) -> pl.DataFrame:
-        """The rows of the sampled evidence ids seen, with the columns of ``schema`` (the contract's) in its order."""
-        return pl.concat(self._sampled).select(list(schema)) if self._sampled else pl.DataFrame(schema=dict(schema))
 
 
 def aggregate_differences(stored: Mapping[str, pl.DataFrame], postings: PostingsSummary, source: str) -> list[str]:
