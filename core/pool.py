@@ -8,6 +8,7 @@ Each worker here starts a daemon thread that exits the process once its parent i
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import multiprocessing.util
 import os
@@ -22,6 +23,7 @@ from typing import TypeVar
 
 PARENT_POLL_S = 0.2  # how soon an orphaned worker exits
 R = TypeVar("R")
+log = logging.getLogger(__name__)
 
 
 def workers_setting() -> int:
@@ -172,7 +174,13 @@ def in_order(fn: Callable[..., R], tasks: Iterable[tuple], workers: int, keep_wa
                         return  # the caller took the last result and stopped: the pool is idle, keep it
                     raise
                 del result
-    except BrokenProcessPool:
+    except BrokenProcessPool as exc:
+        # said, not silent: the rest runs in this process, slower and with its Python objects in this process's
+        # memory for the rest of the run (a worker killed by the OOM killer, a main module spawn cannot import)
+        left = len(pending) + (unsent is not None)
+        log.warning("a %s worker of %d died (%s); %d queued task(s) and the rest of %s run in this process",
+                    "warm pool" if keep_warm else "process pool", workers, exc, left,
+                    getattr(fn, "__qualname__", fn))
         for task, _ in pending:
             yield fn(*task)
         if unsent is not None:

@@ -66,14 +66,17 @@ def test_a_user_that_stops_early_leaves_no_pool_with_queued_work(warm):
     assert wait_gone({first}, 20)
 
 
-def test_a_warm_worker_killed_between_uses_costs_nothing_but_a_new_pool(warm):
+def test_a_warm_worker_killed_between_uses_costs_nothing_but_a_new_pool(warm, caplog):
     pids, _ = _pids_and_marks()
     for pid in pids:
         os.kill(pid, signal.SIGKILL)
     assert wait_gone(pids, 20)
     time.sleep(0.5)  # the pool's manager thread has seen the deaths: the first submit itself raises
     # the broken pool's tasks run here, in order, the one whose submit raised too; the next user gets new workers
-    assert list(in_order(abs, [(-i,) for i in range(5)], 2, keep_warm=True)) == [0, 1, 2, 3, 4]
+    with caplog.at_level("WARNING", logger="core.pool"):
+        assert list(in_order(abs, [(-i,) for i in range(5)], 2, keep_warm=True)) == [0, 1, 2, 3, 4]
+    (said,) = [r.getMessage() for r in caplog.records if r.name == "core.pool"]
+    assert "warm pool worker of 2 died" in said and "run in this process" in said, said
     again, _ = _pids_and_marks()
     assert len(again) == 2 and not (again & pids)
 
