@@ -80,7 +80,10 @@ def main_job(work: Path, tree: Path, sample: str) -> dict:
     if status != 0:
         raise SystemExit(f"evidence-lake run failed:\n{out.decode(errors='replace')[-3000:]}")
     split = step_split(work / "home")
-    return {"wall": wall, "peak_rss_mib": usage.ru_maxrss / 1024, **split,
+    # what the run warned of (a pool worker that died, and its work moved into the run process) explains a figure
+    warnings = [line for line in out.decode(errors="replace").splitlines()
+                if "warning" in line.lower() or " died " in line]
+    return {"wall": wall, "peak_rss_mib": usage.ru_maxrss / 1024, **split, "warnings": warnings,
             "step_rss": sampler.peaks(split["windows"]), "step_growth": sampler.growth(split["windows"])}
 
 
@@ -179,6 +182,8 @@ def main() -> None:
                   + ", ".join(f"{k} {got['step_rss'][k]:.0f}" for k in ordered) + " (MiB)")
             print("        growth within each step (peak - RSS at its start): "
                   + ", ".join(f"{k} +{got['step_growth'][k]:.0f}" for k in ordered) + " (MiB)")
+            for line in got["warnings"][:5]:
+                print(f"        run warned: {line.strip()[:200]}")
 
 
 if __name__ == "__main__":
