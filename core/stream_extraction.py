@@ -34,7 +34,7 @@ from core.pool import in_order, workers_setting
 
 CHUNK_BYTES = 8 << 20  # stream bytes per chunk: Python objects for its records at a time (DESIGN §9)
 CHUNK_MAX_LINES = 100_000  # and at most this many lines, however short (DESIGN: chunks of ~50-100k records)
-POOL_MIN_LINES = 200_000  # below this, starting workers costs about what they save (README: kb figures)
+POOL_MIN_LINES = 500_000  # below this, starting workers costs about what they save (README: kb figures)
 EXTRACTOR = "jsonl_stream"
 
 StreamFile = tuple[str, str, Sequence[int]]  # path, object, original offsets of the day's lines
