@@ -136,3 +136,38 @@ def test_lint_evidence_is_the_same_bytes_in_another_timezone(tmp_path, monkeypat
     key, vol = EVIDENCE_RECORDS.key, EVIDENCE_RECORDS.volatile
     assert _lint(second.records).height > 0
     assert content_hash(first.records, key, vol) == content_hash(second.records, key, vol)
+
+
+def test_a_tmpfs_too_small_for_the_copy_sends_it_to_the_temporary_directory(tmp_path, monkeypatch):
+    """ruff's scratch copy goes to tmpfs first; a full one (ENOSPC: a container's 64 MB /dev/shm) is left,
+    cleaned, for the temporary directory, with the same findings."""
+    import errno
+
+    import core.extract.ruff_lint as ruff_lint
+
+    root = _tree(tmp_path)
+    files = [(p.relative_to(root).as_posix(), p.read_bytes()) for p in sorted(root.rglob("*.py"))]
+    real_parents = ruff_lint.scratch_parents
+    monkeypatch.setattr(ruff_lint, "scratch_parents", lambda: [None])
+    expected = ruff_lint.lint(files)
+    assert expected.findings["ok.py"] and not expected.errors
+
+    small = tmp_path / "small-tmpfs"
+    small.mkdir()
+    monkeypatch.setattr(ruff_lint, "SCRATCH_TMPFS", small)
+    monkeypatch.delenv("TMPDIR", raising=False)
+    monkeypatch.setattr(ruff_lint, "scratch_parents", real_parents)
+    assert real_parents() == [str(small), None]
+    real_place, placed_in = ruff_lint.place, []
+
+    def place(scratch, path, data):
+        placed_in.append(scratch.parent)
+        if scratch.parent == small.resolve() and len(placed_in) > 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_place(scratch, path, data)
+
+    monkeypatch.setattr(ruff_lint, "place", place)
+    got = ruff_lint.lint(files)
+    assert small.resolve() in placed_in and placed_in[-1] != small.resolve()  # began in tmpfs, ended elsewhere
+    assert list(small.iterdir()) == []  # the partial copy was removed
+    assert got.findings == expected.findings and got.errors == expected.errors
