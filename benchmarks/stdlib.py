@@ -63,10 +63,16 @@ def raw_loop(root: Path) -> tuple[float, int]:
     return time.perf_counter() - start, files
 
 
-def main_job(work: Path, tree: Path, sample: str) -> dict:
+PROBE = ROOT / "benchmarks" / "memprobe"  # sitecustomize.py: the run process's memory, and who holds its frames
+
+
+def main_job(work: Path, tree: Path, sample: str, probe: bool = False) -> dict:
     (work / "sources.toml").write_text(f'[sources.stdlib]\nkind = "tree"\npath = "{tree}"\n')
     env = {**os.environ, "EVIDENCE_LAKE_SOURCES": str(work / "sources.toml"), "EVIDENCE_LAKE_ROOT": str(work / "lake"),
            "DAGSTER_HOME": str(work / "home"), "EVIDENCE_LAKE_CHECK_SAMPLE": sample, "COLUMNS": "150"}
+    if probe:  # slows the run (a walk of every Python object each 2 s) and adds its own memory: for diagnosis only
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROBE), env.get("PYTHONPATH")]))
+        env["EVIDENCE_LAKE_MEMPROBE"] = str(work / "memprobe.log")
     start = time.perf_counter()
     proc = subprocess.Popen([str(Path(sys.executable).parent / "evidence-lake"), "run", "--source", "stdlib"],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -83,7 +89,8 @@ def main_job(work: Path, tree: Path, sample: str) -> dict:
     # what the run warned of (a pool worker that died, and its work moved into the run process) explains a figure
     warnings = [line for line in out.decode(errors="replace").splitlines()
                 if "warning" in line.lower() or " died " in line]
-    return {"wall": wall, "peak_rss_mib": usage.ru_maxrss / 1024, **split, "warnings": warnings,
+    probed = (work / "memprobe.log").read_text().splitlines() if probe else []
+    return {"wall": wall, "peak_rss_mib": usage.ru_maxrss / 1024, **split, "warnings": warnings, "probed": probed,
             "step_rss": sampler.peaks(split["windows"]), "step_growth": sampler.growth(split["windows"])}
 
 
@@ -160,6 +167,8 @@ def main() -> None:
     parser.add_argument("--copies", type=int, nargs="+", default=[1, 4])
     parser.add_argument("--tree", type=Path, default=Path(sysconfig.get_paths()["stdlib"]))
     parser.add_argument("--sample", default="0.1", help="EVIDENCE_LAKE_CHECK_SAMPLE for the run")
+    parser.add_argument("--probe", action="store_true", help="log the run's live frames and who holds the largest "
+                        "(benchmarks/memprobe), and print the first sample of each step; slows the run")
     args = parser.parse_args()
     print(f"\n== stdlib main job ({os.cpu_count()} cores, tree {args.tree}, check sample {args.sample})")
     print(f"{'copies':>6}{'files':>8}{'raw s':>8}{'run s':>8}{'x raw':>7}{'peak MiB':>10}{'assets s':>10}"
@@ -169,7 +178,7 @@ def main() -> None:
             work = Path(tmp)
             files = copy_tree(args.tree, work / "tree", copies)
             raw, _ = min(raw_loop(work / "tree") for _ in range(2))  # the second pass has a warm page cache
-            got = main_job(work, work / "tree", args.sample)
+            got = main_job(work, work / "tree", args.sample, args.probe)
             print(f"{copies:>6}{files:>8}{raw:>8.1f}{got['wall']:>8.1f}{got['wall'] / raw:>7.1f}"
                   f"{got['peak_rss_mib']:>10.0f}{got['assets_s']:>10.1f}{got['checks_s']:>10.1f}"
                   f"{got['checks_s'] / got['assets_s']:>15.0%}{got['ingest_s']:>10.1f}{got['ingest_s'] / raw:>7.1f}")
@@ -184,6 +193,10 @@ def main() -> None:
                   + ", ".join(f"{k} +{got['step_growth'][k]:.0f}" for k in ordered) + " (MiB)")
             for line in got["warnings"][:5]:
                 print(f"        run warned: {line.strip()[:200]}")
+            for step in ordered if args.probe else []:  # what was live when each step began
+                lo, hi = got["windows"][step]
+                first = next((line for line in got["probed"] if lo <= float(line.split()[0]) <= hi), None)
+                print(f"        probe at {step} start: {first.split(' ', 1)[1][:400] if first else '(no sample)'}")
 
 
 if __name__ == "__main__":
