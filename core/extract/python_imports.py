@@ -79,8 +79,6 @@ def extract_imports(tree: ast.Module, path: str) -> list[Extracted]:
             if type(node) not in COMPOUND:  # a simple statement: nothing nested can import
                 continue
             blocks = [(f, getattr(node, f)) for f in BLOCKS if getattr(node, f, None)]
-            if not blocks:  # a compound statement whose blocks are all empty
-                continue
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 inner = (True, "function")
             elif isinstance(node, ast.ClassDef):
