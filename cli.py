@@ -73,8 +73,9 @@ def _instance(sources: list[str], reap_orphans: bool = True):
     warnings.filterwarnings("ignore", category=dg.PreviewWarning)
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
     from assets.partitions import SOURCES_PARTITIONS_NAME
+    from resources.instance_open import open_racing
 
-    try:
+    def open_with_partitions():
         instance = dg.DagsterInstance.get()
         # Postgres storages open a new connection for every query (NullPool): hundreds per partition
         # run. Keep a small pool per process instead, as dagster-webserver does; a no-op on sqlite.
@@ -82,6 +83,10 @@ def _instance(sources: list[str], reap_orphans: bool = True):
         new = sorted(set(sources) - set(instance.get_dynamic_partitions(SOURCES_PARTITIONS_NAME)))
         if new:
             instance.add_dynamic_partitions(SOURCES_PARTITIONS_NAME, new)
+        return instance
+
+    try:
+        instance = open_racing(open_with_partitions)  # a new shared database: other processes may create it too
         if reap_orphans and not _orphans_reaped:
             _fail_orphaned_runs(instance)
             _orphans_reaped = True

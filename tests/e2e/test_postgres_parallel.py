@@ -199,3 +199,52 @@ def _job_runs(postgres, url: str) -> list[str]:
         rows = sorted(r[0] for r in cur.fetchall())
     conn.close()
     return rows
+
+
+
+
+OPEN_AT_ONCE = """
+import os, sys
+sys.path.insert(0, os.environ["PYTHONPATH"])
+import dagster  # noqa: F401  (imported before the barrier: the opens race, not the imports)
+import cli
+print("ready", flush=True)
+for url in sys.stdin:  # one round per line: every process opens the same new database
+    os.environ["DAGSTER_PG_URL"] = url.strip()
+    try:
+        cli._instance(["repo"])
+        print("opened", flush=True)
+    except SystemExit:
+        print("failed", flush=True)
+"""
+ROUNDS, PROCESSES = 4, 8  # without resources.instance_open ~4 in 10 rounds lost a process here
+
+
+def test_processes_opening_a_new_postgres_instance_at_once_all_open_it(postgres, tmp_path):
+    """The first open of an empty database creates Dagster's tables and types; processes racing to do it
+    (two `evidence-lake` commands started together, or one beside the daemon) must all get the instance."""
+    env = _pg_env(tmp_path, "unset")
+    procs = [subprocess.Popen([str(BIN / "python"), "-c", OPEN_AT_ONCE], cwd=ROOT, env=env, stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(PROCESSES)]
+    try:
+        for proc in procs:  # every process has imported Dagster before any round starts
+            assert proc.stdout.readline().strip() == "ready", proc.communicate(timeout=60)
+        for _ in range(ROUNDS):
+            url = postgres.new_database()
+            for proc in procs:
+                proc.stdin.write(url + "\n")
+                proc.stdin.flush()
+            results = [proc.stdout.readline().strip() for proc in procs]
+            assert results == ["opened"] * PROCESSES, results
+            conn = postgres.connect(url.rsplit("/", 1)[1])
+            with conn.cursor() as cur:
+                cur.execute("SELECT count(*) FROM alembic_version")
+                assert cur.fetchone()[0] == 1  # stamped once: no loser stamped a second revision
+                cur.execute("SELECT partition FROM dynamic_partitions WHERE partitions_def_name = 'sources'")
+                assert [r[0] for r in cur.fetchall()] == ["repo"]
+            conn.close()
+    finally:
+        errors = []
+        for proc in procs:  # end of input ends the loop
+            errors.append(proc.communicate(timeout=60)[1])
+    assert [p.returncode for p in procs] == [0] * PROCESSES, "\n".join(errors)[-3000:]
