@@ -10,9 +10,13 @@ hashes collide. Same verdict, same failure cases (with partition row numbers), a
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 
+import pandera as pa
+import pandera.backends.polars.builtin_checks  # noqa: F401  (registers the checks' polars implementations)
 import pandera.errors as pa_errors
 import polars as pl
+from pandera.api.polars.types import PolarsData
 
 from core.contracts import TableContract
 
@@ -43,7 +47,8 @@ def batch_schema_failures(contract: TableContract,
     rows = 0
     for batch in _at_least(batches(), SCHEMA_CHUNK_ROWS):
         try:
-            model.validate(batch, lazy=True)
+            if not surely_valid(model, batch):
+                model.validate(batch, lazy=True)
         except pa_errors.SchemaErrors as exc:
             found = exc.failure_cases
             if "index" in found.columns:
@@ -58,6 +63,44 @@ def batch_schema_failures(contract: TableContract,
     if key and hashes:
         cases += duplicate_keys(batches, pl.concat(hashes), key, MAX_CASES - len(cases))
     return cases, rows
+
+
+def surely_valid(model: pa.DataFrameSchema, df: pl.DataFrame) -> bool:
+    """True when ``df`` passes ``model`` (strict columns, exact dtypes, nulls, every column check), in one
+    polars call; False means "ask pandera", which then gives the verdict and the failure cases.
+
+    pandera's validation runs ~90 small collects (about 30 ms whatever the frame's size, 15 tables a run:
+    a fifth of a two-file run's time). Each column check here is pandera's own check function on the same
+    column, with its null rule, and their outputs are reduced in one ``collect_all``. Anything this
+    does not handle the same way (element-wise, grouped or multi-column checks, a dataframe check, a dtype
+    that is not exactly the model's) is left to pandera, so this is never more lenient than it.
+    """
+    if (model.checks or model.unique or not model.strict or model.coerce or model.ordered
+            or set(df.columns) != set(model.columns)):
+        return False
+    lf = df.lazy()
+    verdicts: list[pl.LazyFrame] = []
+    for name, column in model.columns.items():
+        if (column.coerce or column.regex or column.unique or column.dtype is None
+                or df.schema[name] != column.dtype.type):
+            return False
+        if not column.nullable:
+            present = pl.col(name).is_not_null()
+            if df.schema[name].is_float():
+                present = present & pl.col(name).is_not_nan()
+            verdicts.append(lf.select(present.all()))
+        for check in column.checks:
+            if check.element_wise or check.groupby is not None or check._check_fn is None:
+                return False
+            try:
+                out = partial(check._check_fn, **check._check_kwargs)(PolarsData(lf, name))
+            except (KeyError, TypeError):  # no polars implementation registered for it: pandera's call
+                return False
+            if not isinstance(out, pl.LazyFrame) or len(out.collect_schema()) != 1:
+                return False
+            verdict = pl.first().fill_null(bool(check.ignore_na)).all()
+            verdicts.append(out.select(verdict))
+    return all(frame.item() for frame in pl.collect_all(verdicts)) if verdicts else True
 
 
 def _at_least(batches: Iterable[pl.DataFrame], rows: int) -> Iterator[pl.DataFrame]:

@@ -291,3 +291,68 @@ def test_the_default_index_checks_pass_holding_no_per_record_table_whole(sampled
     assert held == [], held
     documents = read_partitions(str(lake), INDEX_DOCUMENTS, [("tree", utc_today())])
     assert verdicts["index_documents_schema"].metadata["rows"].value == documents.height > 0
+
+
+def _pandera_passes(contract, df: pl.DataFrame) -> bool:
+    import pandera.errors as pa_errors
+
+    model = contract.pandera_schema()
+    model.unique = None  # as the schema checks run it: keys are checked apart (core.schema_check)
+    try:
+        model.validate(df, lazy=True)
+    except pa_errors.SchemaErrors:
+        return False
+    return True
+
+
+def _breaking(column, dtype) -> list[tuple[str, pl.Expr]]:
+    """(name, new first value) of changes that may break ``column``'s rules: a null, and per check a value
+    outside it (an empty string, a negative number)."""
+    out = [] if column.nullable else [("null", pl.lit(None, dtype))]
+    names = {check.name for check in column.checks}
+    if names and dtype == pl.Utf8:
+        out.append(("empty text", pl.lit("", dtype)))
+    elif names and dtype.is_integer():
+        out.append(("negative", pl.lit(-1, dtype)))
+    return out
+
+
+def test_the_one_pass_schema_verdict_is_pandera_s_on_every_table(_built_sampled_lake):
+    """``surely_valid`` passes the stored partitions without pandera, and never passes a frame pandera fails:
+    each table with one value broken per kind of rule (null, each check kind), a column's type changed,
+    a column added or dropped."""
+    from core.contracts import CONTRACTS
+    from core.schema_check import surely_valid
+
+    lake, _, _ = _built_sampled_lake
+    seen_checks, tables = set(), 0
+    for contract in CONTRACTS.values():
+        stored = read_partitions(str(lake), contract, [("tree", utc_today())])
+        if stored.height == 0:
+            continue
+        tables += 1
+        model = contract.pandera_schema()
+        model.unique = None
+        assert surely_valid(model, stored) and _pandera_passes(contract, stored), contract.table_id
+        changes, kinds = [], set()
+        for column in model.columns.values():
+            dtype = stored.schema[column.name]
+            for kind, value in _breaking(column, dtype):
+                key = (kind, tuple(sorted(c.name for c in column.checks)))
+                if key in kinds:
+                    continue  # one column per kind of rule keeps pandera's ~30 ms a call affordable
+                kinds.add(key)
+                seen_checks.update(c.name for c in column.checks)
+                first = pl.int_range(pl.len()) == 0
+                changes.append(stored.with_columns(pl.when(first).then(value).otherwise(pl.col(column.name))
+                                                   .alias(column.name)))
+        ints = [n for n, t in stored.schema.items() if t == pl.Int64]
+        if ints:
+            changes.append(stored.with_columns(pl.col(ints[0]).cast(pl.Int32)))
+        changes += [stored.with_columns(pl.lit(1).alias("extra")), stored.drop(stored.columns[-1])]
+        for changed in changes:
+            fast, slow = surely_valid(model, changed), _pandera_passes(contract, changed)
+            assert not fast or slow, (contract.table_id, "passed a frame pandera fails")
+            assert fast == slow, (contract.table_id, "left to pandera a frame it passes")
+    assert tables >= 8
+    assert {"equal_to", "greater_than_or_equal_to", "str_length", "str_matches", "isin", "in_range"} <= seen_checks
