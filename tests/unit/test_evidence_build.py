@@ -105,3 +105,51 @@ def test_accounting_catches_a_lost_line():
     assert ok["problems"] == [] and ok["units"] == 3 and ok["rejected_units"] == 1
     dup = account("jsonl", files, records, pl.DataFrame({"path": ["s.jsonl", "s.jsonl"], "line_offset": [1, 2]}))
     assert any("both evidence and reject" in p for p in dup["problems"])
+
+
+def _intact_by_definition(row: dict) -> bool:
+    """The reference: each stored hash and the id recomputed from their definitions."""
+    import hashlib
+    import json
+    import zlib
+
+    try:
+        data = row["payload"].encode("utf-8")
+        digest = hashlib.sha256(data).hexdigest()
+        return (digest == row["payload_sha256"] and zlib.crc32(data) & 0xFFFFFFFF == row["payload_crc32"]
+                and evidence_id(row["source"], row["path"], row["kind"], json.loads(row["locator"]), digest,
+                                row["extractor_version"]) == row["evidence_id"])
+    except (AttributeError, TypeError, ValueError):
+        return False
+
+
+def test_intact_flags_exactly_the_rows_whose_hashes_or_id_no_longer_match(tmp_path):
+    from core.evidence import intact
+
+    _, first = _evidence(tmp_path, _tree(tmp_path))
+    records = first.records.with_columns(pl.lit('s "quoted" \\ ü').alias("source"))  # a source JSON must escape
+    records = records.with_columns(pl.Series("evidence_id", [
+        evidence_id(r["source"], r["path"], r["kind"], __import__("json").loads(r["locator"]), r["payload_sha256"],
+                    r["extractor_version"]) for r in records.iter_rows(named=True)]))
+    n = records.height
+    row = pl.int_range(pl.len())
+
+    def tamper(i: int, column: str, value) -> pl.Expr:
+        return pl.when(row == i).then(value).otherwise(pl.col(column)).alias(column)
+
+    tampered = records.with_columns(
+        pl.when(row == 0).then(pl.col("payload") + " ").when(row == n - 1).then(pl.lit(None, pl.Utf8))
+        .otherwise(pl.col("payload")).alias("payload"),
+        tamper(1, "payload_sha256", pl.lit("0" * 64)),
+        tamper(2, "payload_crc32", pl.col("payload_crc32") + 1),
+        tamper(3, "evidence_id", pl.lit("f" * 64)),
+        tamper(4, "kind", pl.col("kind") + "_other"),
+    )
+    assert n >= 6
+    expected = [_intact_by_definition(r) for r in tampered.iter_rows(named=True)]
+    assert intact(tampered).to_list() == expected
+    assert expected[:5] == [False] * 5 and expected[-1] is False and all(expected[5:-1])
+    # a locator in another form than its canonical text: the same dict, yet extracted again
+    spaced = records.with_columns(tamper(5, "locator", pl.col("locator").str.replace(":", ": ")))
+    assert ":" in records["locator"][5] and _intact_by_definition(spaced.row(5, named=True))
+    assert intact(spaced).to_list() == [i != 5 for i in range(n)]
