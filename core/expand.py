@@ -139,7 +139,11 @@ def receipts_frame(rows: list[dict], source: str, day: dt.date) -> pl.DataFrame:
     mine = [r for r in rows if (r["source"], r["day"]) == (source, day)]
     if not mine:
         return EXPAND_RECEIPTS.empty()
-    return EXPAND_RECEIPTS.frame(pl.DataFrame(mine).drop("source", "day"), source, day)
+    # typed by the contract, not inferred from the first rows: a column null in the first 100 receipts
+    # (the reason of a refused one) would fail the build on a later row that holds text
+    schema = EXPAND_RECEIPTS.polars_schema
+    return EXPAND_RECEIPTS.frame(pl.DataFrame(mine, schema={name: schema[name] for name in mine[0]})
+                                 .drop("source", "day"), source, day)
 
 
 def rehash(resolver: Resolver, ref: str, slice_text: str, source: str, day: dt.date) -> str:
