@@ -79,10 +79,15 @@ def _instance(sources: list[str], reap_orphans: bool = True):
         instance = dg.DagsterInstance.get()
         # Postgres storages open a new connection for every query (NullPool): hundreds per partition
         # run. Keep a small pool per process instead, as dagster-webserver does; a no-op on sqlite.
-        instance.optimize_for_webserver(statement_timeout=PG_STATEMENT_TIMEOUT_MS, pool_recycle=3600, max_overflow=10)
-        new = sorted(set(sources) - set(instance.get_dynamic_partitions(SOURCES_PARTITIONS_NAME)))
-        if new:
-            instance.add_dynamic_partitions(SOURCES_PARTITIONS_NAME, new)
+        try:
+            instance.optimize_for_webserver(statement_timeout=PG_STATEMENT_TIMEOUT_MS, pool_recycle=3600,
+                                            max_overflow=10)
+            new = sorted(set(sources) - set(instance.get_dynamic_partitions(SOURCES_PARTITIONS_NAME)))
+            if new:
+                instance.add_dynamic_partitions(SOURCES_PARTITIONS_NAME, new)
+        except Exception:
+            instance.dispose()  # its connection pools: the next attempt opens its own
+            raise
         return instance
 
     try:
