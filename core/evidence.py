@@ -26,6 +26,7 @@ from core.extract.streams import DEFAULT_MAX_LINE_BYTES, LineReject, excerpt
 from core.file_extraction import (  # noqa: F401 (re-exported)
     evidence_id,
     extract_file,
+    id_json_frame,
     iter_extracted,
 )
 from core.objects import ObjectStore
@@ -89,19 +90,12 @@ def intact(prior: pl.DataFrame) -> pl.Series:
 
     Reuse copies rows forward; a row tampered with (or rotted) in storage must be extracted
     again, never carried into the next partition. Costs two sha256 and a crc32 per reused row: the
-    id's canonical JSON is spliced from the stored locator text and each distinct path, kind and
-    version quoted once (building and serialising a dict per row was 3/4 of the time). A locator
+    id's canonical JSON is spliced from the stored locator text (``id_json_frame``, once per file and
+    kind; building and serialising a dict per row was 3/4 of the time). A locator
     stored in any form but its canonical text is not intact either (a fresh extraction writes that).
     """
     sha256, crc32 = hashlib.sha256, zlib.crc32
-    quoted: dict[str, bytes] = {}
-
-    def q(text: str) -> bytes:
-        found = quoted.get(text)
-        if found is None:
-            found = quoted[text] = canonical_json(text)
-        return found
-
+    frames: dict[tuple[str, str, str, str], tuple[bytes, bytes, bytes]] = {}
     ok = []
     for source, path, kind, locator, payload, sha, crc, version, eid in prior.select(
             "source", "path", "kind", "locator", "payload", "payload_sha256", "payload_crc32",
@@ -111,9 +105,11 @@ def intact(prior: pl.DataFrame) -> pl.Series:
             digest = sha256(data).hexdigest()
             good = digest == sha and (crc32(data) & 0xFFFFFFFF) == crc
             if good:
-                ident = b"".join((b'{"extractor_version":', q(version), b',"kind":', q(kind), b',"locator":',
-                                  locator.encode("utf-8"), b',"path":', q(path), b',"payload_sha256":"',
-                                  digest.encode("ascii"), b'","source":', q(source), b"}"))
+                key = (source, path, kind, version)
+                frame = frames.get(key)
+                if frame is None:
+                    frame = frames[key] = id_json_frame(source, path, kind, version)
+                ident = b"".join((frame[0], locator.encode("utf-8"), frame[1], digest.encode("ascii"), frame[2]))
                 good = sha256(ident).hexdigest() == eid
         except (AttributeError, TypeError, UnicodeEncodeError, CanonicalJSONError):  # a null, a lone surrogate
             good = False

@@ -48,6 +48,20 @@ def evidence_id(source: str, path: str, kind: str, locator: dict, payload_sha256
     return hashlib.sha256(canonical_json(ident)).hexdigest()
 
 
+def id_json_frame(source: str, path: str, kind: str, extractor_version: str) -> tuple[bytes, bytes, bytes]:
+    """``evidence_id``'s canonical JSON around its two per-record values: (the text before the locator, the
+    text between the locator and the payload digest, the text after the digest).
+
+    Joined around a canonical locator and a digest, the same bytes ``evidence_id`` hashes (keys in sorted
+    order, tested through ``line_evidence_ids`` and ``core.evidence.intact``): for callers that make or
+    check an id per record and would otherwise build and serialise a dict for each.
+    """
+    return (b'{"extractor_version":' + canonical_json(extractor_version) + b',"kind":' + canonical_json(kind)
+            + b',"locator":',
+            b',"path":' + canonical_json(path) + b',"payload_sha256":"',
+            b'","source":' + canonical_json(source) + b"}")
+
+
 def line_evidence_ids(source: str, path: str, extractor_version: str):
     """``ident(kind, line_offset, payload_sha256) -> (evidence_id, locator text)`` for the lines of one stream file.
 
@@ -57,16 +71,14 @@ def line_evidence_ids(source: str, path: str, extractor_version: str):
     of the kb stream's time.
     """
     sha256 = hashlib.sha256
-    heads: dict[str, bytes] = {}
-    middle = b'},"path":' + canonical_json(path) + b',"payload_sha256":"'
-    tail = b'","source":' + canonical_json(source) + b"}"
-    version_json = canonical_json(extractor_version)
+    templates: dict[str, tuple[bytes, bytes, bytes]] = {}  # kind -> (head, middle, tail); path and source fixed
 
     def ident(kind: str, line_offset: int, payload_sha256: str) -> tuple[str, str]:
-        head = heads.get(kind)
-        if head is None:
-            head = heads[kind] = (b'{"extractor_version":' + version_json + b',"kind":' + canonical_json(kind)
-                                  + b',"locator":{"line_offset":')
+        template = templates.get(kind)
+        if template is None:
+            before, between, after = id_json_frame(source, path, kind, extractor_version)
+            template = templates[kind] = (before + b'{"line_offset":', b"}" + between, after)
+        head, middle, tail = template
         offset = str(int(line_offset)).encode()
         return (sha256(head + offset + middle + payload_sha256.encode() + tail).hexdigest(),
                 f'{{"line_offset":{int(line_offset)}}}')

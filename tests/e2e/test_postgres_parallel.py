@@ -201,8 +201,6 @@ def _job_runs(postgres, url: str) -> list[str]:
     return rows
 
 
-
-
 OPEN_AT_ONCE = """
 import os, sys
 sys.path.insert(0, os.environ["PYTHONPATH"])

@@ -1,6 +1,9 @@
 """Evidence assembly: ids, rejects for every kind of file, reuse equal to fresh extraction, accounting."""
 
 import datetime as dt
+import hashlib
+import json
+import zlib
 
 import polars as pl
 
@@ -109,10 +112,6 @@ def test_accounting_catches_a_lost_line():
 
 def _intact_by_definition(row: dict) -> bool:
     """The reference: each stored hash and the id recomputed from their definitions."""
-    import hashlib
-    import json
-    import zlib
-
     try:
         data = row["payload"].encode("utf-8")
         digest = hashlib.sha256(data).hexdigest()
@@ -129,7 +128,7 @@ def test_intact_flags_exactly_the_rows_whose_hashes_or_id_no_longer_match(tmp_pa
     _, first = _evidence(tmp_path, _tree(tmp_path))
     records = first.records.with_columns(pl.lit('s "quoted" \\ ü').alias("source"))  # a source JSON must escape
     records = records.with_columns(pl.Series("evidence_id", [
-        evidence_id(r["source"], r["path"], r["kind"], __import__("json").loads(r["locator"]), r["payload_sha256"],
+        evidence_id(r["source"], r["path"], r["kind"], json.loads(r["locator"]), r["payload_sha256"],
                     r["extractor_version"]) for r in records.iter_rows(named=True)]))
     n = records.height
     row = pl.int_range(pl.len())
