@@ -277,31 +277,35 @@ def index_chunk(rows: pl.DataFrame, first_doc: int, source: str) -> DocumentChun
     symbols: list[tuple] = []
     texts: list[str] = []
     for evidence_id, kind, path, line, line_end, payload_text in rows.iter_rows():
-        payload = orjson.loads(payload_text)
-        if not isinstance(payload, dict):
-            payload = {"value": payload}
-        title, text = document_text(kind, path, payload)
-        docs["evidence_id"].append(evidence_id)
-        docs["kind"].append(kind)
-        docs["path"].append(path)
-        docs["line"].append(line)
-        docs["title"].append(title[:SNIPPET_CHARS])
-        docs["snippet"].append(_snippet(text))
-        texts.append(f"{boost_text(kind, payload)} {text[:MAX_DOC_CHARS]} {path}")
-        if kind == "section":
-            content = payload.get("content_hash")
-            sections["path"].append(path)
-            sections["heading"].append(payload.get("heading", ""))
-            sections["level"].append(int(payload.get("level", 0)))
-            sections["heading_path"].append(list(payload.get("heading_path") or []))
-            sections["line_start"].append(line)
-            sections["line_end"].append(line_end)  # the evidence row holds it (the payload does not)
-            sections["content_hash"].append(content)
-            sections["evidence_id"].append(evidence_id)
-            sections["section_id"].append(content_id({"source": source, "path": path, "line_start": line,
-                                                      "line_end": line_end, "content_hash": content}))
-        elif kind == "symbol":
-            symbols.append(_symbol_row(path, line, payload, evidence_id))
+        try:
+            payload = orjson.loads(payload_text)
+            if not isinstance(payload, dict):
+                payload = {"value": payload}
+            title, text = document_text(kind, path, payload)
+            docs["evidence_id"].append(evidence_id)
+            docs["kind"].append(kind)
+            docs["path"].append(path)
+            docs["line"].append(line)
+            docs["title"].append(title[:SNIPPET_CHARS])
+            docs["snippet"].append(_snippet(text))
+            texts.append(f"{boost_text(kind, payload)} {text[:MAX_DOC_CHARS]} {path}")
+            if kind == "section":
+                content = payload.get("content_hash")
+                sections["path"].append(path)
+                sections["heading"].append(payload.get("heading", ""))
+                sections["level"].append(int(payload.get("level", 0)))
+                sections["heading_path"].append(list(payload.get("heading_path") or []))
+                sections["line_start"].append(line)
+                sections["line_end"].append(line_end)  # the evidence row holds it (the payload does not)
+                sections["content_hash"].append(content)
+                sections["evidence_id"].append(evidence_id)
+                sections["section_id"].append(content_id({"source": source, "path": path, "line_start": line,
+                                                          "line_end": line_end, "content_hash": content}))
+            elif kind == "symbol":
+                symbols.append(_symbol_row(path, line, payload, evidence_id))
+        except (TypeError, ValueError, AttributeError) as exc:  # our extractors' shapes are a contract: say whose
+            raise ValueError(f"evidence/records row {evidence_id} ({kind} in {path}): its payload does not have "
+                             f"the shape its extractor writes ({type(exc).__name__}: {exc})") from exc
     schema = INDEX_SECTIONS.polars_schema
     return DocumentChunk(
         documents=pl.DataFrame(docs, schema={"evidence_id": pl.Utf8, "kind": pl.Utf8, "path": pl.Utf8,
