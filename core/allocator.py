@@ -21,12 +21,12 @@ import platform
 import sys
 
 JEMALLOC_CONF_VAR = "_RJEM_MALLOC_CONF"
-PROMPT_RETURN = "dirty_decay_ms:0,muzzy_decay_ms:0,retain:false"
-# retain:false: an extent jemalloc has emptied is unmapped, not kept. Kept, a large one (the 4x stdlib's evidence
-# step frees a 330-410 MiB extent) could stay resident after the step: 224-305 MiB of it, 289 of those as pages
-# lazily freed (MADV_FREE, still counted in RSS), in 7 of 11 runs. Every later step then started ~400 MiB higher
-# and the run peaked at 1,153-1,237 MiB instead of 940-946. Unmapped: 3 of 3 runs at 940-949 MiB; at 1x no
-# slower (31.1-37.1 s against 32.0-37.5 s, three pairs), peak 527-529 -> 498-506 MiB.
+PROMPT_RETURN = "dirty_decay_ms:0,muzzy_decay_ms:0"
+# Tried and not kept (2026-12-06): retain:false (emptied extents unmapped). The 4x stdlib run's high-memory
+# mode (every step from the evidence check on ~400 MiB higher, peak 1,153-1,237 MiB in 7 of 11 runs) sits in
+# one anonymous extent of 330-410 MiB, mostly lazily freed pages (smaps LazyFree), with no live frame holding
+# it; with retain:false it still came in 1 of 4 runs. deltalake's Rust also bundles a jemalloc that reads
+# this same variable.
 
 
 def allocator_options(cores: int | None = None) -> str:
