@@ -12,7 +12,9 @@ jemalloc reads ``_RJEM_MALLOC_CONF`` once, when polars first allocates, so this 
 imported before polars: ``cli.py``, ``definitions.py`` and the test suite import it first. Polars
 appends the value found to its own defaults, so it wins, and writes the result back to the
 environment, which the processes started from there inherit (the spawn pool's workers, Dagster's
-run workers, CLI subprocesses). A value the user set is kept.
+run workers, CLI subprocesses). A value the user set is kept; one made only of polars' own defaults,
+which polars writes back when nobody set one, is not (``set_by_user``). deltalake's Rust bundles a
+jemalloc of its own that reads the same variable.
 """
 
 import ctypes
@@ -22,11 +24,19 @@ import sys
 
 JEMALLOC_CONF_VAR = "_RJEM_MALLOC_CONF"
 PROMPT_RETURN = "dirty_decay_ms:0,muzzy_decay_ms:0"
-# Tried and not kept (2026-12-06): retain:false (emptied extents unmapped). The 4x stdlib run's high-memory
-# mode (every step from the evidence check on ~400 MiB higher, peak 1,153-1,237 MiB in 7 of 11 runs) sits in
-# one anonymous extent of 330-410 MiB, mostly lazily freed pages (smaps LazyFree), with no live frame holding
-# it; with retain:false it still came in 1 of 4 runs. deltalake's Rust also bundles a jemalloc that reads
-# this same variable.
+# What polars writes back to the environment when nobody set a value: its own defaults. A process that loaded
+# polars before this module (a notebook, a benchmark harness) hands that to every process it starts, where it
+# looked like a value the user set and was kept. That was the 4x stdlib run's "high-memory mode": a second run
+# from one benchmark process inherited polars' decay, left a 330-410 MiB extent of lazily freed pages resident
+# after the evidence step, and peaked at 1,153-1,237 MiB (11 of 11 such runs) instead of 940-946 (5 of 5 first
+# runs). A value made only of these pairs is taken as unset.
+POLARS_DEFAULT_PAIRS = frozenset({"dirty_decay_ms:500", "muzzy_decay_ms:1000"})
+
+
+def set_by_user(value: str | None) -> bool:
+    """Whether a ``_RJEM_MALLOC_CONF`` value says something beyond polars' written-back defaults."""
+    return value is not None and any(pair.strip() not in POLARS_DEFAULT_PAIRS
+                                     for pair in value.split(",") if pair.strip())
 
 
 def allocator_options(cores: int | None = None) -> str:
@@ -64,8 +74,8 @@ def _fix_glibc_mmap_threshold() -> None:
 def configure() -> None:
     """Set the allocator options unless the library is loaded already (they could not apply) or the user set
     them."""
-    if "polars" not in sys.modules:
-        os.environ.setdefault(JEMALLOC_CONF_VAR, allocator_options())
+    if "polars" not in sys.modules and not set_by_user(os.environ.get(JEMALLOC_CONF_VAR)):
+        os.environ[JEMALLOC_CONF_VAR] = allocator_options()
     if "pyarrow" not in sys.modules:
         os.environ.setdefault(ARROW_POOL_VAR, "system")
     if GLIBC_MMAP_VAR not in os.environ:

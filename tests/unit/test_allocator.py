@@ -48,6 +48,23 @@ def test_freed_polars_memory_leaves_the_process_at_once_when_the_allocator_modul
     assert grown > 500 and left > grown // 2
 
 
+def test_polars_defaults_inherited_from_a_process_that_loaded_polars_first_are_replaced():
+    """A parent that imported polars before core.allocator (a notebook, the benchmark harness) exports polars'
+    own decay; its children took that for a user's choice and kept freed pages (the 4x "high-memory mode")."""
+    env = {k: v for k, v in os.environ.items() if k != JEMALLOC_CONF_VAR}
+    written = subprocess.run([sys.executable, "-c", "import os, polars; print(os.environ['_RJEM_MALLOC_CONF'])"],
+                             cwd=ROOT, env=env, check=True, capture_output=True, text=True,
+                             timeout=120).stdout.strip()
+    assert written and PROMPT_RETURN not in written  # what polars writes back when nobody set a value
+    for inherited in (written, f"{written},{written}"):  # a grandchild's: polars prefixed its defaults again
+        grown, left, conf = _probe("import core.allocator", env_value=inherited)
+        assert conf.endswith(PROMPT_RETURN), conf
+        assert grown > 500 and left < 100, (grown, left)
+    # polars' own default keeps the freed frame resident: what the inherited value used to mean
+    grown, left, _ = _probe("", env_value=written)
+    assert grown > 500 and left > grown // 2
+
+
 def test_an_allocator_setting_the_user_made_is_kept():
     _, _, conf = _probe("import core.allocator", env_value="dirty_decay_ms:250")
     assert conf.endswith("dirty_decay_ms:250") and PROMPT_RETURN not in conf
