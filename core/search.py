@@ -25,6 +25,8 @@ from core.lake import Partition, list_partitions, open_table, read_partitions, s
 from core.tokenize import DEFAULT_STOP_WORDS, MAX_QUERY_CHARS, query_terms
 from core.verified import verify_table
 
+K1, B = 1.2, 0.75  # BM25's usual parameters: the defaults of every search
+
 
 class SearchError(ValueError):
     """The query or the selection cannot be searched; the message says what to change."""
@@ -97,7 +99,7 @@ class SearchIndex:
         self._doc = postings["doc"].to_numpy()
         self._tf = postings["tf"].to_numpy().astype(np.float64)
         del postings
-        self._doc_len = self.documents["doc_len"].to_numpy().astype(np.float64)[self._doc]
+        self._doc_lens = self.documents["doc_len"].to_numpy().astype(np.float64)  # per document
         self.df = stats.group_by("term").agg(pl.col("df").sum())
         self._df = dict(self.df.iter_rows())  # term -> df, looked up per query term
         self.partitions = list(partitions)
@@ -106,6 +108,22 @@ class SearchIndex:
         self.avgdl = float(documents["doc_len"].mean()) if documents.height else 0.0
         if corpus is not None:
             self.n_docs, self.avgdl = corpus
+        self._norms = {(K1, B): self._norm(0, len(self._tf), K1, B)}  # the default parameters' norms, made once
+
+    def _norm(self, lo: int, hi: int, k1: float, b: float) -> np.ndarray:
+        """BM25's denominator ``tf + k1 * (1 - b + b * doc_len / avgdl)`` of postings ``lo:hi``.
+
+        It does not depend on the query, so for the default k1 and b it is made once at load: a query then
+        costs three vector operations per term instead of eight. Made by the same expression in the same
+        order, it gives the same floats as computing it per query (scores are bit for bit the same).
+        """
+        norm = self._doc_lens[self._doc[lo:hi]]  # in place from here: one array of the postings' length at a time
+        norm *= b
+        norm /= self.avgdl
+        norm += 1 - b  # IEEE addition and multiplication commute exactly: these are the expression's floats
+        norm *= k1
+        norm += self._tf[lo:hi]
+        return norm
 
     @classmethod
     def load(cls, root: str, sources: Sequence[str] | None = None, day: dt.date | None = None,
@@ -139,7 +157,7 @@ class SearchIndex:
                      DEFAULT_STOP_WORDS, None)
         return index
 
-    def search(self, query: str, k: int = 10, k1: float = 1.2, b: float = 0.75) -> list[Hit]:
+    def search(self, query: str, k: int = 10, k1: float = K1, b: float = B) -> list[Hit]:
         if not isinstance(query, str) or not query.strip():
             raise SearchError("empty query: give one or more words to search for")
         if k < 1:
@@ -157,9 +175,10 @@ class SearchIndex:
             if hi == lo or df is None:
                 continue
             idf = math.log(1.0 + (self.n_docs - df + 0.5) / (df + 0.5))
-            tf, doc_len = self._tf[lo:hi], self._doc_len[lo:hi]
+            norms = self._norms.get((k1, b))
+            norm = norms[lo:hi] if norms is not None else self._norm(lo, hi, k1, b)
             # one posting per (term, document): a plain scatter-add, summed in query-term order (deterministic)
-            scores[self._doc[lo:hi]] += idf * tf * (k1 + 1) / (tf + k1 * (1 - b + b * doc_len / self.avgdl))
+            scores[self._doc[lo:hi]] += idf * self._tf[lo:hi] * (k1 + 1) / norm
         matched = np.flatnonzero(scores > 0)
         if matched.size > k:  # only what can reach the k-th best score is ordered
             floor = np.partition(scores[matched], matched.size - k)[matched.size - k]
@@ -217,7 +236,7 @@ def _numbered_postings(documents: pl.DataFrame, vocabulary: pl.Series,
 
 
 def search(root: str, query: str, sources: Sequence[str] | None = None, day: dt.date | None = None, k: int = 10,
-           k1: float = 1.2, b: float = 0.75) -> list[Hit]:
+           k1: float = K1, b: float = B) -> list[Hit]:
     """One-shot search (loads the index each call; keep a SearchIndex for repeated queries)."""
     return SearchIndex.load(root, sources, day).search(query, k=k, k1=k1, b=b)
 

@@ -309,6 +309,8 @@ def test_search_gives_plain_bm25_scores_and_order(stdlib_index, query):
     expected = _reference_bm25(built, query)
     assert expected or query == "zzqqxxunseen"
     assert rank_signature(index.search(query, k=10)) == expected
+    # other parameters than the defaults (whose denominators are made once at load) are computed per query
+    assert rank_signature(index.search(query, k=10, k1=2.0, b=0.2)) == _reference_bm25(built, query, k1=2.0, b=0.2)
 
 
 def test_equal_scores_in_two_partitions_order_by_evidence_id_then_day(stdlib_evidence):
