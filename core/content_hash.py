@@ -209,8 +209,8 @@ def _content_hash(df: pl.DataFrame, key: Sequence[str], volatile: Iterable[str])
 
 
 def _constant_chunk(one: bytes, rows: int) -> bytes:
-    """canonical_json of a list of ``rows`` values whose canonical bytes are ``one``: ``[one,one,…]``."""
-    return b"[" + (one + b",") * (rows - 1) + one + b"]" if rows else b"[]"
+    """canonical_json of a list of ``rows`` (at least one) values whose canonical bytes are ``one``."""
+    return b"[" + (one + b",") * (rows - 1) + one + b"]"
 
 
 def _update_constant(digest, one: bytes, height: int) -> None:
@@ -219,14 +219,13 @@ def _update_constant(digest, one: bytes, height: int) -> None:
     Every full chunk has the same bytes, so they are made once and fed again (by repetition, not a join of
     a list per chunk: the four stamped columns were half the hashing time of a postings table).
     """
-    full = None
-    for start in range(0, height, HASH_CHUNK_ROWS):
-        rows = min(HASH_CHUNK_ROWS, height - start)
-        if rows < HASH_CHUNK_ROWS:
-            digest.update(_constant_chunk(one, rows))
-            continue
-        full = full or _constant_chunk(one, HASH_CHUNK_ROWS)
-        digest.update(full)
+    full_chunks, tail = divmod(height, HASH_CHUNK_ROWS)
+    if full_chunks:
+        full = _constant_chunk(one, HASH_CHUNK_ROWS)
+        for _ in range(full_chunks):
+            digest.update(full)
+    if tail:
+        digest.update(_constant_chunk(one, tail))
 
 
 def first_difference(

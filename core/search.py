@@ -108,7 +108,7 @@ class SearchIndex:
         self.avgdl = float(documents["doc_len"].mean()) if documents.height else 0.0
         if corpus is not None:
             self.n_docs, self.avgdl = corpus
-        self._norms = {(K1, B): self._norm(0, len(self._tf), K1, B)}  # the default parameters' norms, made once
+        self._default_norm = self._norm(0, len(self._tf), K1, B)  # every posting's, for the default k1 and b
 
     def _norm(self, lo: int, hi: int, k1: float, b: float) -> np.ndarray:
         """BM25's denominator ``tf + k1 * (1 - b + b * doc_len / avgdl)`` of postings ``lo:hi``.
@@ -175,8 +175,7 @@ class SearchIndex:
             if hi == lo or df is None:
                 continue
             idf = math.log(1.0 + (self.n_docs - df + 0.5) / (df + 0.5))
-            norms = self._norms.get((k1, b))
-            norm = norms[lo:hi] if norms is not None else self._norm(lo, hi, k1, b)
+            norm = self._default_norm[lo:hi] if (k1, b) == (K1, B) else self._norm(lo, hi, k1, b)
             # one posting per (term, document): a plain scatter-add, summed in query-term order (deterministic)
             scores[self._doc[lo:hi]] += idf * self._tf[lo:hi] * (k1 + 1) / norm
         matched = np.flatnonzero(scores > 0)
