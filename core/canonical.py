@@ -39,18 +39,41 @@ def _default(obj: Any) -> Any:
     raise TypeError(f"type {type(obj).__name__} is not JSON; convert it first")
 
 
+_SCALARS = frozenset((str, int, bool, type(None)))  # JSON types that are never a non-finite float
+
+
 def _any_non_finite(obj: Any) -> bool:
-    """Whether ``obj`` holds a NaN/Inf float anywhere: the common answer, no, without building paths."""
+    """Whether ``obj`` holds a NaN/Inf float anywhere: the common answer, no, without building paths.
+
+    Most payloads hold a ``null`` (a symbol without a docstring), so most serialisations come here:
+    exact types are tested first and a dict's scalar values are never pushed (the stdlib's 104k such
+    payloads: 0.26-0.32 -> 0.09 s); subclasses of JSON types fall through to ``isinstance``.
+    """
     stack = [obj]
+    pop, push, extend = stack.pop, stack.append, stack.extend
+    scalars, isfinite = _SCALARS, math.isfinite
     while stack:
-        node = stack.pop()
-        if isinstance(node, float):
-            if not math.isfinite(node):
+        node = pop()
+        kind = type(node)
+        if kind is dict:
+            for value in node.values():
+                value_kind = type(value)
+                if value_kind is float:
+                    if not isfinite(value):
+                        return True
+                elif value_kind not in scalars:
+                    push(value)
+        elif kind is list or kind is tuple:
+            extend(node)
+        elif kind in scalars:
+            continue
+        elif isinstance(node, float):
+            if not isfinite(node):
                 return True
         elif isinstance(node, dict):
-            stack.extend(node.values())
+            extend(node.values())
         elif isinstance(node, (list, tuple)):
-            stack.extend(node)
+            extend(node)
     return False
 
 

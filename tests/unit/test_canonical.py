@@ -3,8 +3,9 @@
 import math
 from collections import OrderedDict
 
+import orjson
 import pytest
-from hypothesis import given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from core.canonical import CanonicalJSONError, canonical_json, content_id, crc32, sha256_hex
@@ -84,3 +85,40 @@ def test_canonical_is_idempotent_and_roundtrips(value):
     once = canonical_json(value)
     assert canonical_json(orjson.loads(once)) == once
     assert b"\n" not in once and b": " not in once
+
+
+class _Float(float):
+    pass
+
+
+class _Dict(dict):
+    pass
+
+
+# JSON values with non-finite floats and subclasses of JSON types (a str enum's float twin, OrderedDict)
+any_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats() | st.floats().map(_Float)
+    | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.lists(children, max_size=4).map(tuple)
+    | st.dictionaries(st.text(max_size=3), children, max_size=4)
+    | st.dictionaries(st.text(max_size=3), children, max_size=4).map(_Dict),
+    max_leaves=20,
+)
+
+
+@given(any_values)
+@example({"a": [math.nan]})
+@example({"a": (1, {"b": math.inf})})
+@example(_Dict(b=_Float("nan")))
+@example([{"x": _Dict(y=-math.inf)}, None])
+@example(OrderedDict(a=None, b=[_Float(1.5)]))
+@settings(max_examples=300)
+def test_a_non_finite_float_is_refused_wherever_it_is_and_only_then(value):
+    """The fast walk that spares a payload with ``null`` the path search finds exactly what the path search finds."""
+    from core.canonical import _find_non_finite
+
+    if _find_non_finite(value) is None:
+        assert canonical_json(orjson.loads(canonical_json(value))) == canonical_json(value)
+    else:
+        with pytest.raises(CanonicalJSONError, match="NaN/Infinity"):
+            canonical_json(value)
