@@ -49,6 +49,7 @@ class IndexBuild:
     manifest: pl.DataFrame | None  # None when built without one (a sampled check)
     reused: int = 0  # documents whose rows were copied from a prior index
     searched: int = 0  # evidence records of the kinds an index holds
+    evidence_hash: str = ""  # the content hash of the evidence built from (with a manifest, made or not yet)
 
 
 def _strings(value: object, out: list[str], budget: int = MAX_DOC_CHARS) -> None:
@@ -128,7 +129,7 @@ class PriorIndex:
 
 def build_indexes(records: pl.DataFrame | Callable[[], pl.DataFrame], source: str, day: dt.date,
                   prior: PriorIndex | None = None, with_manifest: bool = True,
-                  evidence_hash: str | None = None) -> IndexBuild:
+                  evidence_hash: str | None = None, hash_tables: bool = True) -> IndexBuild:
     """All index tables for one partition of evidence/records, copying ``prior``'s rows of unchanged records.
 
     The result is the same, row for row, with or without ``prior`` (test). ``with_manifest=False``
@@ -136,12 +137,16 @@ def build_indexes(records: pl.DataFrame | Callable[[], pl.DataFrame], source: st
     compares rows under its own keys and never reads it. ``records`` needs only ``INDEX_INPUT``
     when ``evidence_hash`` (the partition's content hash, for the manifest) is given.
 
+    ``hash_tables=False`` leaves the manifest to the caller (``manifest_of``), with the evidence hash
+    in ``evidence_hash``: the asset hashes each table as the writer stores it, beside its Parquet write,
+    instead of all of them before the first write.
+
     ``records`` may be a function that reads them: the build then holds the only reference and drops
     the evidence once it has taken the rows it indexes (a caller's frame stays alive for the whole
     build: 4x stdlib, the evidence's strings held through the sort and the hashing).
     """
     with paused_gc():
-        return _build(records, source, day, prior, with_manifest, evidence_hash)
+        return _build(records, source, day, prior, with_manifest, evidence_hash, hash_tables)
 
 
 # the evidence columns an index is built from; the others (locator, object, hashes, times) are not read
@@ -167,7 +172,7 @@ def reusable_ids(rows: pl.DataFrame, records: pl.DataFrame, prior: PriorIndex) -
 
 
 def _build(records: pl.DataFrame | Callable[[], pl.DataFrame], source: str, day: dt.date, prior: PriorIndex | None,
-           with_manifest: bool, evidence_hash: str | None) -> IndexBuild:
+           with_manifest: bool, evidence_hash: str | None, hash_tables: bool) -> IndexBuild:
     if callable(records):
         records = records()
     rows = records.filter(searched()).select(
@@ -219,8 +224,9 @@ def _build(records: pl.DataFrame | Callable[[], pl.DataFrame], source: str, day:
     tables[INDEX_SYMBOLS.table_id] = INDEX_SYMBOLS.frame(with_symbol_ids(symbol_rows, source), source, day)
     stats = sorted_document_frequencies(tables[INDEX_TERMS.table_id]["term"])
     tables[INDEX_TERM_STATS.table_id] = INDEX_TERM_STATS.frame(stats, source, day)
-    return IndexBuild(tables, manifest(tables, evidence_hash or "", source, day) if with_manifest else None,
-                      reused.len(), searched_count)
+    evidence_hash = evidence_hash or ""
+    return IndexBuild(tables, manifest(tables, evidence_hash, source, day) if with_manifest and hash_tables else None,
+                      reused.len(), searched_count, evidence_hash)
 
 
 def in_term_order(counted: pl.DataFrame) -> pl.DataFrame:
@@ -366,11 +372,15 @@ def with_symbol_ids(symbols: pl.DataFrame, source: str) -> pl.DataFrame:
 
 def manifest(tables: dict[str, pl.DataFrame], evidence_hash: str, source: str, day: dt.date) -> pl.DataFrame:
     """Rows and index_hash of each index, and the content hash of the evidence they were built from."""
-    cols: dict[str, list] = {"index_name": [], "rows": [], "index_hash": [], "evidence_hash": []}
-    for contract in INDEX_TABLES:
-        df = tables[contract.table_id]
-        cols["index_name"].append(contract.table_id)
-        cols["rows"].append(df.height)
-        cols["index_hash"].append(content_hash(df, contract.key, contract.volatile))
-        cols["evidence_hash"].append(evidence_hash)
-    return INDEX_MANIFEST.frame(cols, source, day)
+    return manifest_of({c.table_id: tables[c.table_id].height for c in INDEX_TABLES},
+                       {c.table_id: content_hash(tables[c.table_id], c.key, c.volatile) for c in INDEX_TABLES},
+                       evidence_hash, source, day)
+
+
+def manifest_of(rows: dict[str, int], hashes: dict[str, str], evidence_hash: str, source: str,
+                day: dt.date) -> pl.DataFrame:
+    """index/manifest from each index table's rows and content hash (by table id), in INDEX_TABLES order."""
+    names = [c.table_id for c in INDEX_TABLES]
+    return INDEX_MANIFEST.frame({"index_name": names, "rows": [rows[n] for n in names],
+                                 "index_hash": [hashes[n] for n in names],
+                                 "evidence_hash": [evidence_hash] * len(names)}, source, day)

@@ -141,3 +141,35 @@ def test_the_manifest_names_the_stored_evidence_hash_also_after_another_tool_rew
                                 instance=instance, resources=resources_for(lake, sources))
         assert result.success
         assert manifest_hashes() == {evidence_hash()}
+
+
+def test_each_index_table_is_hashed_once_by_its_writer_and_the_manifest_names_those_digests(tmp_path, monkeypatch):
+    """The step leaves the hashing to the IO manager (beside each Parquet write) and builds the manifest from
+    the digests it made: no table is hashed twice, and the manifest equals the writes' content hashes."""
+    import core.content_hash as ch
+    from assets.partitions import partition_key
+    from core.contracts import INDEX_TABLES
+
+    lake, sources = _lake(tmp_path)
+    with dg.instance_for_test() as instance:
+        _index_run(instance, lake, sources, DAY1)  # the evidence, and a first index (no prior for DAY1 below)
+        hashed: list[tuple[str, ...]] = []
+        real = ch._content_hash
+        monkeypatch.setattr(ch, "_content_hash", lambda df, *a: hashed.append(tuple(sorted(df.columns))) or
+                            real(df, *a))
+        result = dg.materialize([index_assets.indexes], partition_key=partition_key("repo", DAY1),
+                                instance=instance, resources=resources_for(lake, sources),
+                                selection=[index_assets.indexes])
+        assert result.success
+        written = {}
+        for event in result.get_asset_materialization_events():
+            mat = event.step_materialization_data.materialization
+            written["/".join(mat.asset_key.path)] = mat.metadata["content_hash"].value
+    for contract in INDEX_TABLES:
+        columns = tuple(sorted(contract.polars_schema))
+        assert hashed.count(columns) == 1, f"{contract.table_id} hashed {hashed.count(columns)} times"
+    stored = read_partitions(str(lake), INDEX_MANIFEST, [("repo", DAY1)], verify=False)
+    assert stored.height == len(INDEX_TABLES)
+    assert dict(zip(stored["index_name"], stored["index_hash"], strict=True)) == {
+        c.table_id: written[c.table_id] for c in INDEX_TABLES}
+    assert _stored_hashes(lake, DAY1) == _full_rebuild_hashes(lake, DAY1)
