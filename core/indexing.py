@@ -49,7 +49,7 @@ class IndexBuild:
     manifest: pl.DataFrame | None  # None when built without one (a sampled check)
     reused: int = 0  # documents whose rows were copied from a prior index
     searched: int = 0  # evidence records of the kinds an index holds
-    evidence_hash: str = ""  # the content hash of the evidence built from (with a manifest, made or not yet)
+    evidence_hash: str = ""  # content hash of the evidence it was built from ("" when built without a manifest)
 
 
 def _strings(value: object, out: list[str], budget: int = MAX_DOC_CHARS) -> None:
