@@ -24,6 +24,7 @@ from pathlib import Path
 import orjson
 
 from benchmarks.common import cli_instance, quiet_dagster, report, timed
+from benchmarks.targets import record
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "ERROR"}}}}
 
@@ -73,6 +74,7 @@ def stream_benchmark(work: Path, lines: int) -> None:
         ev_s, _ = timed(lambda: _materialize(instance, [raw_snapshot, evidence], [evidence], key, resources),
                         repeat=2)
     peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
+    record("kb_lines_per_s", n / ev_s)
     report(f"evidence: {n:,} kb lines, one partition", [
         ("raw loads -> canonical dumps -> sha256", raw_s, f"{n / raw_s:,.0f} lines/s"),
         ("evidence asset (extract + both Delta writes)", ev_s, f"{n / ev_s:,.0f} lines/s; peak RSS {peak_gb:.1f} GB"),
@@ -144,6 +146,7 @@ def reuse_benchmark(work: Path, files: int) -> None:
     ], full)
     e2e_full, e2e_next = main_job_days(work / "lake_git_e2e")
     floor = main_job_days(work / "lake_tiny", tiny_sources)[1]
+    record("git_one_percent_day", e2e_next / e2e_full)
     report(f"incremental end to end: main_job (all assets and checks), {files:,} files", [
         ("day 1: main_job", e2e_full, "baseline for this row pair"),
         ("day 2: 1% changed", e2e_next, f"{e2e_next / e2e_full:.1%} of full; target <= 10% (issue 15)"),

@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 from benchmarks.common import ROOT
+from benchmarks.targets import record as record_figure
 
 SKIP = {"site-packages", "__pycache__"}
 INGEST_STEPS = ("raw_snapshot", "evidence", "indexes")  # snapshot -> evidence -> index, target <= 1.0x raw
@@ -192,6 +193,11 @@ def main() -> None:
             print(f"{copies:>6}{files:>8}{raw:>8.1f}{got['wall']:>8.1f}{got['wall'] / raw:>7.1f}"
                   f"{got['peak_rss_mib']:>10.0f}{got['assets_s']:>10.1f}{got['checks_s']:>10.1f}"
                   f"{got['checks_s'] / got['assets_s']:>15.0%}{got['ingest_s']:>10.1f}{got['ingest_s'] / raw:>7.1f}")
+            for figure, value in ((f"stdlib_main_ratio_{copies}x", got["wall"] / raw),
+                                  (f"stdlib_ingest_ratio_{copies}x", got["ingest_s"] / raw),
+                                  (f"stdlib_peak_mib_{copies}x", got["peak_rss_mib"]),
+                                  (f"stdlib_checks_share_{copies}x", got["checks_s"] / got["assets_s"])):
+                record_figure(figure, value)
             slowest = sorted(got["steps"].items(), key=lambda kv: -kv[1])[:6]
             print("        slowest steps: " + ", ".join(f"{k} {v:.1f}s" for k, v in slowest))
             print("        slowest checks: " + ", ".join(
