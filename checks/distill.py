@@ -82,7 +82,7 @@ def split_stable(reads: PartitionReads) -> dg.AssetCheckResult:
     source, day = reads.partition
     # every day of this source, and only those: the filter prunes the scan to the source's files
     everything = reads.lake.read_columns(DISTILL_DATASETS, None, ["day", "dataset", "example_id", "split"],
-                                         pl.col("source") == source)
+                                         pl.col("source") == source, table=reads.snapshot(DISTILL_DATASETS))
     here = everything.filter(pl.col("day") == day)
     others = everything.filter(pl.col("day") != day).unique(["dataset", "example_id", "split"])
     moved = here.join(others, on=["dataset", "example_id"], how="inner", suffix="_elsewhere").filter(

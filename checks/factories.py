@@ -10,11 +10,12 @@ The check names, severities and blocking flags are those of the individual check
 
 import time
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import dagster as dg
 import polars as pl
+from deltalake import DeltaTable
 
 from assets.context import current_partition, md_table
 from assets.partitions import lake_partitions
@@ -29,18 +30,34 @@ CHECK_SECONDS = "seconds"  # metadata key of a check's own run time
 
 @dataclass
 class PartitionReads:
-    """The partition under check and its tables, each read from the lake at most once per step."""
+    """The partition under check and its tables, each read from the lake at most once per step.
+
+    Every read of a table in one step goes through one snapshot of it (``snapshot``): the step's rules
+    judge one version of each table, and its Delta log is listed once, not at every read (a main-job run
+    opened its tables 63 times; on an object store each open is one or more round trips).
+    """
 
     partition: Partition
     lake: LakeResource
     sources: SourcesResource
     memo: dict[str, object] = field(default_factory=dict)  # work two rules share, e.g. one index rebuild
     _tables: dict[str, pl.DataFrame] = field(default_factory=dict)
+    _snapshots: dict[str, DeltaTable] = field(default_factory=dict)
+
+    def snapshot(self, contract: TableContract) -> DeltaTable | None:
+        """``contract``'s table as this step first opened it; None while there is no table (asked again)."""
+        found = self._snapshots.get(contract.table_id)
+        if found is None:
+            found = self.lake.table(contract)
+            if found is not None:
+                self._snapshots[contract.table_id] = found
+        return found
 
     def table(self, contract: TableContract) -> pl.DataFrame:
-        """The partition's rows of ``contract`` at the current table version (shared, do not mutate)."""
+        """The partition's rows of ``contract`` at the step's snapshot (shared, do not mutate)."""
         if contract.table_id not in self._tables:
-            self._tables[contract.table_id] = self.lake.read(contract, [self.partition])
+            self._tables[contract.table_id] = self.lake.read(contract, [self.partition],
+                                                             table=self.snapshot(contract))
         return self._tables[contract.table_id]
 
     def holds(self, contract: TableContract) -> bool:
@@ -54,7 +71,20 @@ class PartitionReads:
         whole = self._tables.get(contract.table_id)
         if whole is not None:
             return (whole if where is None else whole.filter(where)).select(names)
-        return self.lake.read_columns(contract, [self.partition], names, where)
+        return self.lake.read_columns(contract, [self.partition], names, where, table=self.snapshot(contract))
+
+    def batches(self, contract: TableContract) -> Iterator[pl.DataFrame]:
+        """The partition a Parquet row group at a time (``LakeResource.batches``), from the step's snapshot."""
+        return self.lake.batches(contract, self.partition, table=self.snapshot(contract))
+
+    def summarise(self, contract: TableContract,
+                  queries: Sequence[Callable[[pl.LazyFrame], pl.LazyFrame]]) -> list[pl.DataFrame]:
+        """Each query over the partition from streaming scans of the step's snapshot (``LakeResource.summarise``)."""
+        return self.lake.summarise(contract, self.partition, queries, table=self.snapshot(contract))
+
+    def known_hash(self, contract: TableContract) -> str | None:
+        """The partition's content hash as our writer recorded it, while the snapshot's files are those written."""
+        return self.lake.known_hash(contract, self.partition, table=self.snapshot(contract))
 
     @property
     def where(self) -> str:
@@ -97,7 +127,7 @@ def schema_check(contract: TableContract, streamed: bool = False) -> PartitionCh
                      description=f"Strict pandera schema of {contract.table_id} (v{contract.schema_version}).")
     def _check(reads: PartitionReads) -> dg.AssetCheckResult:
         if streamed and not reads.holds(contract):
-            cases, rows = batch_schema_failures(contract, lambda: reads.lake.batches(contract, reads.partition))
+            cases, rows = batch_schema_failures(contract, lambda: reads.batches(contract))
         else:
             cases, rows = [], 0
         if not rows:  # read whole (an empty partition too: its columns and types are still checked)

@@ -88,7 +88,7 @@ def _postings(reads: PartitionReads) -> PostingsSummary:
             held = reads.table(INDEX_TERMS).lazy()
             results = [query(held).collect(engine="streaming") for query in postings_queries()]
         else:  # one table version, one scan per query
-            results = reads.lake.summarise(INDEX_TERMS, reads.partition, postings_queries())
+            results = reads.summarise(INDEX_TERMS, postings_queries())
         reads.memo["postings_summary"] = postings_summary(results)
     return reads.memo["postings_summary"]
 
@@ -100,15 +100,14 @@ def _sampled_postings(reads: PartitionReads) -> pl.DataFrame:
         if reads.holds(INDEX_TERMS):
             reads.memo["sampled_postings"] = reads.table(INDEX_TERMS).filter(chosen)
         else:
-            reads.memo["sampled_postings"] = reads.lake.summarise(INDEX_TERMS, reads.partition,
-                                                                  [lambda lf: lf.filter(chosen)])[0]
+            reads.memo["sampled_postings"] = reads.summarise(INDEX_TERMS, [lambda lf: lf.filter(chosen)])[0]
     return reads.memo["sampled_postings"]
 
 
 def _stored_hash(reads: PartitionReads, contract) -> str:
     """The stored partition's content hash: the one our writer recorded while its files are unchanged
     (core.verified), else hashed from the rows read."""
-    return reads.lake.known_hash(contract, reads.partition) or content_hash(reads.table(contract), contract.key,
+    return reads.known_hash(contract) or content_hash(reads.table(contract), contract.key,
                                                                              contract.volatile)
 
 
@@ -142,7 +141,7 @@ def _heights(reads: PartitionReads) -> dict[str, int]:
         elif contract is INDEX_TERMS:
             heights[contract.table_id] = _postings(reads).rows
         else:
-            counted = reads.lake.summarise(contract, reads.partition, [lambda lf: lf.select(pl.len())])[0]
+            counted = reads.summarise(contract, [lambda lf: lf.select(pl.len())])[0]
             heights[contract.table_id] = int(counted.item())
     return heights
 

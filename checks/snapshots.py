@@ -47,7 +47,8 @@ def snapshot_files_crc(reads: PartitionReads) -> dg.AssetCheckResult:
                 }
             )
     if bad:  # name every partition that references a bad object, so the blast radius is visible
-        everywhere = reads.lake.read(SNAPSHOT_FILES).filter(pl.col("object").is_in([b["object"] for b in bad]))
+        everywhere = reads.lake.read(SNAPSHOT_FILES, table=reads.snapshot(SNAPSHOT_FILES)).filter(
+            pl.col("object").is_in([b["object"] for b in bad]))
         refs: dict[str, list[str]] = {}
         for obj, source, day in everywhere.select("object", "source", "day").unique().sort("source", "day").iter_rows():
             refs.setdefault(obj, []).append(f"{source}/{day}")

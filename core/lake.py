@@ -482,8 +482,12 @@ def read_partitions(
     verify: bool | None = None,
     columns: Sequence[str] | None = None,
     where: pl.Expr | None = None,
+    table: DeltaTable | None = None,
 ) -> pl.DataFrame:
     """Rows of ``partitions`` (all rows when None); an absent table reads as empty.
+
+    ``table`` reads that snapshot of the table instead of opening it again (a caller that reads one
+    table several times: each open lists the Delta log, a round trip or more on an object store).
 
     ``columns`` and ``where`` read a projection (only those columns, only matching rows) straight
     from the scan, for a step that needs a sliver of a wide partition. A projection is not the
@@ -501,7 +505,9 @@ def read_partitions(
                          "read whole partitions to verify them")
     if columns is not None and (unknown := [c for c in columns if c not in contract.polars_schema]):
         raise ValueError(f"{contract.table_id} has no column(s) {unknown}")
-    table = open_table(root, contract, storage_options, version)
+    if table is not None and version is not None:
+        raise ValueError(f"{contract.table_id}: give a table snapshot or a version to open, not both")
+    table = table if table is not None else open_table(root, contract, storage_options, version)
     if table is None or (partitions is not None and not partitions):
         empty = contract.empty()
         return empty.select(columns) if columns is not None else empty
@@ -564,15 +570,17 @@ def summarise_partition(root: str, contract: TableContract, partition: Partition
 
 
 def partition_batches(root: str, contract: TableContract, partition: Partition,
-                      storage_options: dict[str, str] | None = None) -> Iterator[pl.DataFrame]:
+                      storage_options: dict[str, str] | None = None,
+                      table: DeltaTable | None = None) -> Iterator[pl.DataFrame]:
     """The partition's rows a Parquet row group at a time (file order, then row order; the contract's columns).
 
     For a rule that must see every row but not all at once (a schema check): the 4x stdlib's postings
     peak at +150 MiB this way. polars' own batched collect held +390 MiB (it runs ahead of the consumer)
     and slicing a scan rereads from the start. Partition columns are not in the files: they are added
-    from the partition, typed by the contract, as ``scan_delta`` adds them (test).
+    from the partition, typed by the contract, as ``scan_delta`` adds them (test). ``table``: the snapshot
+    to read (default: the latest, opened here).
     """
-    table = open_table(root, contract, storage_options)
+    table = table if table is not None else open_table(root, contract, storage_options)
     if table is None:
         return
     try:

@@ -41,30 +41,37 @@ class LakeResource(dg.ConfigurableResource):
     def uri(self, contract: TableContract) -> str:
         return table_uri(self.root_uri, contract)
 
+    # Each read opens the table at its latest version unless given ``table``, a snapshot the caller opened
+    # (``table()``) to read several times: a check step reads one version of each table, listing its log once.
+
     def read(
-        self, contract: TableContract, partitions: Sequence[Partition] | None = None, version: int | None = None
+        self, contract: TableContract, partitions: Sequence[Partition] | None = None, version: int | None = None,
+        table: DeltaTable | None = None,
     ) -> pl.DataFrame:
-        return read_partitions(self.root_uri, contract, partitions, self.storage_options, version, verify=False)
+        return read_partitions(self.root_uri, contract, partitions, self.storage_options, version, verify=False,
+                               table=table)
 
     def read_columns(self, contract: TableContract, partitions: Sequence[Partition] | None, columns: Sequence[str],
-                     where: pl.Expr | None = None) -> pl.DataFrame:
+                     where: pl.Expr | None = None, table: DeltaTable | None = None) -> pl.DataFrame:
         """Only ``columns`` (and only rows matching ``where``) of the partitions (all when None): a projection,
         never verified."""
         return read_partitions(self.root_uri, contract, partitions, self.storage_options, verify=False,
-                               columns=columns, where=where)
+                               columns=columns, where=where, table=table)
 
-    def batches(self, contract: TableContract, partition: Partition) -> Iterator[pl.DataFrame]:
+    def batches(self, contract: TableContract, partition: Partition,
+                table: DeltaTable | None = None) -> Iterator[pl.DataFrame]:
         """The partition a Parquet row group at a time (``core.lake.partition_batches``), never verified."""
-        return partition_batches(self.root_uri, contract, partition, self.storage_options)
+        return partition_batches(self.root_uri, contract, partition, self.storage_options, table=table)
 
     def summarise(self, contract: TableContract, partition: Partition,
-                  queries: Sequence[Callable[[pl.LazyFrame], pl.LazyFrame]]) -> list[pl.DataFrame]:
+                  queries: Sequence[Callable[[pl.LazyFrame], pl.LazyFrame]],
+                  table: DeltaTable | None = None) -> list[pl.DataFrame]:
         """Each query over the partition, from streaming scans of one version (``core.lake.summarise_partition``)."""
-        return summarise_partition(self.root_uri, contract, partition, queries, self.storage_options)
+        return summarise_partition(self.root_uri, contract, partition, queries, self.storage_options, table=table)
 
-    def known_hash(self, contract: TableContract, partition: Partition) -> str | None:
+    def known_hash(self, contract: TableContract, partition: Partition, table: DeltaTable | None = None) -> str | None:
         """The partition's content hash as written, if its files are unchanged since (see core.verified)."""
-        table = self.table(contract)
+        table = table if table is not None else self.table(contract)
         return None if table is None else known_partition_hash(self.root_uri, contract, table, partition)
 
     def table(self, contract: TableContract) -> DeltaTable | None:

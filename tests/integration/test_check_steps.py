@@ -91,3 +91,31 @@ def test_each_check_reports_its_own_seconds_beside_its_metadata(instance, tmp_pa
                 for e in result.get_asset_check_evaluations()}
     assert metadata["thing_slow"]["partition"] == "s/2024-03-01"  # the rule's own metadata is kept
     assert metadata["thing_slow"][CHECK_SECONDS] >= 0.3 > metadata["thing_quick"][CHECK_SECONDS] >= 0
+
+
+def test_a_step_reads_one_snapshot_of_each_table_and_lists_its_log_once(tmp_path, monkeypatch):
+    """Every read of a table in one check step goes through the snapshot the step opened first: one open
+    (one log listing) however many reads, and a commit landing mid-step is not half seen."""
+    import core.lake as lake_module
+    from core.contracts import INDEX_TERM_STATS
+    from core.lake import write_partitions
+
+    root, part = str(tmp_path / "lake"), ("s", DAY)
+
+    def stats(*terms: str) -> pl.DataFrame:
+        return INDEX_TERM_STATS.frame(pl.DataFrame({"term": list(terms), "df": [1] * len(terms)}), *part)
+
+    write_partitions(root, INDEX_TERM_STATS, stats("alpha", "beta"), [part])
+    opened: list[str] = []
+    real = lake_module.open_delta
+    monkeypatch.setattr(lake_module, "open_delta", lambda uri, *a, **k: opened.append(uri) or real(uri, *a, **k))
+    reads = PartitionReads(part, LakeResource(root=root), SourcesResource(file=str(tmp_path / "sources.toml")))
+    assert reads.columns(INDEX_TERM_STATS, ["term"])["term"].to_list() == ["alpha", "beta"]
+    write_partitions(root, INDEX_TERM_STATS, stats("gamma"), [part])  # another run commits meanwhile
+    assert sorted(pl.concat(list(reads.batches(INDEX_TERM_STATS)))["term"]) == ["alpha", "beta"]
+    assert reads.summarise(INDEX_TERM_STATS, [lambda lf: lf.select(pl.len())])[0].item() == 2
+    assert reads.table(INDEX_TERM_STATS)["term"].to_list() == ["alpha", "beta"]
+    assert reads.known_hash(INDEX_TERM_STATS) is not None  # our writer's digest of that snapshot's files
+    assert len([uri for uri in opened if uri.endswith("term_stats")]) == 1
+    fresh = PartitionReads(part, LakeResource(root=root), SourcesResource(file=str(tmp_path / "sources.toml")))
+    assert fresh.table(INDEX_TERM_STATS)["term"].to_list() == ["gamma"]  # the next step sees the new version
