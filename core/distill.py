@@ -149,7 +149,7 @@ def build_datasets(records: pl.DataFrame, scores: pl.DataFrame, source: str, day
         scores.filter(pl.col("scorer_version") == SCORER_VERSION).select("evidence_id", "category"),
         on="evidence_id", how="inner").filter(
         # the rows an example is made of: sessions (sft and both sides of a preference), accepted symbols and
-        # sections; the other rows' payloads are not parsed (the stdlib: 86k parsed -> 11k)
+        # sections; the other rows' payloads are not parsed (the stdlib: 86k parsed -> 9.5k)
         (pl.col("kind") == "session") | (pl.col("kind").is_in(["symbol", "section"])
                                          & (pl.col("category") == "accepted"))).sort("evidence_id")
     examples: dict[tuple[str, str], tuple[list[str], str]] = {}
