@@ -107,8 +107,7 @@ def _sampled_postings(reads: PartitionReads) -> pl.DataFrame:
 def _stored_hash(reads: PartitionReads, contract) -> str:
     """The stored partition's content hash: the one our writer recorded while its files are unchanged
     (core.verified), else hashed from the rows read."""
-    return reads.known_hash(contract) or content_hash(reads.table(contract), contract.key,
-                                                                             contract.volatile)
+    return reads.known_hash(contract) or content_hash(reads.table(contract), contract.key, contract.volatile)
 
 
 def _stored_sample(reads: PartitionReads) -> dict[str, pl.DataFrame]:
