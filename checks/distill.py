@@ -6,11 +6,11 @@ import polars as pl
 
 from assets.context import md_table
 from checks.factories import PartitionCheck, PartitionReads, check_step, partition_check, schema_check
-from core.check_sample import CheckSampleError, sample_paths
+from core.check_sample import CheckSampleError, fraction_setting, sample_units
 from core.content_hash import content_hash, first_difference
 from core.contracts import DISTILL_DATASETS, DISTILL_SCORES, EVIDENCE_RECORDS
 from core.distill import DISTILL_INPUT, build_datasets, build_scores
-from core.distill_check import distill_sample_differences
+from core.distill_check import distill_sample_differences, distill_units
 from core.project import eval_ratio
 from core.scoring import SCORER_VERSION
 
@@ -54,14 +54,17 @@ def distill_referential(reads: PartitionReads) -> dg.AssetCheckResult:
                  "sample of files (and every session), each scored with the whole partition's context.")
 def distill_deterministic(reads: PartitionReads) -> dg.AssetCheckResult:
     partition = reads.partition
-    records = reads.columns(EVIDENCE_RECORDS, DISTILL_INPUT)
+    records = reads.columns(EVIDENCE_RECORDS, [*DISTILL_INPUT, "line_offset"])
     try:
-        sample = sample_paths(records["path"].unique().to_list(), partition[0], partition[1].isoformat())
+        fraction_setting()  # a bad setting fails the check before any payload is parsed for the units
+        units = distill_units(records)
+        sample = sample_units(units.unique().to_list(), partition[0], partition[1].isoformat())
     except CheckSampleError as exc:
         return dg.AssetCheckResult(passed=False, description=str(exc))
     metadata: dict = {"sample": sample.describe()}
     if not sample.whole:
-        diffs = distill_sample_differences(records, sample.paths, _current(reads.table(DISTILL_SCORES)),
+        chosen = records["evidence_id"].filter(sample.rows(units))
+        diffs = distill_sample_differences(records, chosen, _current(reads.table(DISTILL_SCORES)),
                                            _current(reads.table(DISTILL_DATASETS)), *partition, eval_ratio())
         return dg.AssetCheckResult(passed=not diffs, description="; ".join(diffs) or None, metadata=metadata)
     scores = build_scores(records, *partition)

@@ -9,7 +9,7 @@ import polars as pl
 from assets.context import md_table, utc_now
 from checks.factories import PartitionCheck, PartitionReads, check_step, partition_check, schema_check
 from core.accounting import account
-from core.check_sample import CheckSampleError, sample_paths
+from core.check_sample import CheckSampleError, file_units, sample_units
 from core.content_hash import content_hash, first_difference
 from core.contracts import EVIDENCE_RECORDS, EVIDENCE_REJECTS, SNAPSHOT_FILES
 from core.evidence import build_evidence
@@ -61,20 +61,23 @@ def evidence_accounting(reads: PartitionReads) -> dg.AssetCheckResult:
 @partition_check(RECORDS_KEY, "evidence_records_deterministic", additional_deps=[REJECTS_KEY, FILES_KEY],
                  description="Re-extract the partition's files from its snapshot in memory, without reuse: the "
                  "records and rejects of those files have the stored content hashes. A seeded, partition-keyed "
-                 "sample of files by default (EVIDENCE_LAKE_CHECK_SAMPLE, default 0.1, at least 100 files); "
-                 "every file with EVIDENCE_LAKE_CHECK_SAMPLE=all.")
+                 "sample of units (files; blocks of 1,000 lines of a stream file) by default "
+                 "(EVIDENCE_LAKE_CHECK_SAMPLE, default 0.1, at least 100 units); everything with "
+                 "EVIDENCE_LAKE_CHECK_SAMPLE=all.")
 def evidence_records_deterministic(reads: PartitionReads) -> dg.AssetCheckResult:
     partition = reads.partition
     source = reads.sources.get(partition[0])
     files = reads.table(SNAPSHOT_FILES)
     try:
-        sample = sample_paths(files["path"].to_list(), partition[0], partition[1].isoformat())
+        sample = sample_units(file_units(files), partition[0], partition[1].isoformat())
     except CheckSampleError as exc:
         return dg.AssetCheckResult(passed=False, description=str(exc))
-    chosen = pl.col("path").is_in(sorted(sample.paths))
-    fresh = build_evidence(partition[0], source.kind, partition[1], files.filter(chosen), reads.lake.objects(),
-                           source.event_time_field, utc_now(), prior=None)
-    metadata: dict = {"sample": sample.describe(), "files_recomputed": len(sample.paths)}
+    chosen = sample.rows()
+    blocks = None if sample.whole or source.kind != "jsonl" else sample.blocks()
+    fresh = build_evidence(partition[0], source.kind, partition[1],
+                           files.filter(pl.col("path").is_in(sorted(sample.files()))), reads.lake.objects(),
+                           source.event_time_field, utc_now(), prior=None, blocks=blocks)
+    metadata: dict = {"sample": sample.describe(), "units_recomputed": len(sample.units)}
     diffs = []
     for contract, stored, rebuilt in ((EVIDENCE_RECORDS, reads.table(EVIDENCE_RECORDS), fresh.records),
                                       (EVIDENCE_REJECTS, reads.table(EVIDENCE_REJECTS), fresh.rejects)):

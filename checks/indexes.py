@@ -5,7 +5,7 @@ import polars as pl
 
 from assets.context import md_table
 from checks.factories import PartitionCheck, PartitionReads, check_step, partition_check, schema_check
-from core.check_sample import CheckSampleError, Sample, sample_paths
+from core.check_sample import CheckSampleError, Sample, sample_unit, sample_units
 from core.content_hash import content_hash
 from core.contracts import (
     EVIDENCE_RECORDS,
@@ -56,10 +56,11 @@ def _others(key: dg.AssetKey) -> list[dg.AssetKey]:
 
 
 def _sample(reads: PartitionReads) -> Sample:
-    """The files whose evidence the index checks rebuild (EVIDENCE_LAKE_CHECK_SAMPLE), once per step."""
+    """The units (files, blocks of stream lines) whose evidence the index checks rebuild
+    (EVIDENCE_LAKE_CHECK_SAMPLE), once per step."""
     if "index_sample" not in reads.memo:
-        paths = reads.columns(EVIDENCE_RECORDS, ["path"])["path"].unique().to_list()
-        reads.memo["index_sample"] = sample_paths(paths, reads.partition[0], reads.partition[1].isoformat())
+        units = reads.columns(EVIDENCE_RECORDS, ["path", "line_offset"]).select(sample_unit())["unit"].unique()
+        reads.memo["index_sample"] = sample_units(units.to_list(), reads.partition[0], reads.partition[1].isoformat())
     return reads.memo["index_sample"]
 
 
@@ -71,12 +72,11 @@ def _rebuilt(reads: PartitionReads):
 
 
 def _rebuilt_sample(reads: PartitionReads) -> SampledRebuild:
-    """The sampled files' indexes rebuilt in memory, once per check step."""
+    """The sampled units' indexes rebuilt in memory, once per check step."""
     if "rebuilt_sample" not in reads.memo:
-        paths = _sample(reads).paths
-        # only the sampled files' rows, and only the columns an index is built from
-        records = reads.columns(EVIDENCE_RECORDS, INDEX_INPUT, pl.col("path").is_in(sorted(paths)))
-        reads.memo["rebuilt_sample"] = rebuild_sample(records, paths, *reads.partition)
+        # only the sampled units' rows, and only the columns an index is built from
+        records = reads.columns(EVIDENCE_RECORDS, INDEX_INPUT, _sample(reads).rows())
+        reads.memo["rebuilt_sample"] = rebuild_sample(records, *reads.partition)
     return reads.memo["rebuilt_sample"]
 
 
@@ -180,7 +180,7 @@ def _index_sample_deterministic(reads: PartitionReads, sample: Sample) -> dg.Ass
              *aggregate_differences(_stored_aggregates(reads), _postings(reads), reads.partition[0]),
              *manifest_differences(_heights(reads), reads.table(INDEX_MANIFEST), _stored_hash(reads, EVIDENCE_RECORDS))]
     return dg.AssetCheckResult(passed=not diffs, description="; ".join(diffs) or None, metadata={
-        "sample": sample.describe(), "files_recomputed": len(sample.paths),
+        "sample": sample.describe(), "units_recomputed": len(sample.units),
         "records_recomputed": rebuilt.evidence_ids.len(), "differences": len(diffs)})
 
 

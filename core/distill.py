@@ -37,11 +37,18 @@ def split_for(example_id: str, eval_ratio: float = DEFAULT_EVAL_RATIO) -> str:
     return "eval" if bucket < eval_ratio else "train"
 
 
-def _loads(text: str) -> object:
+def parsed_payload(text: str) -> object:
+    """A payload's JSON value; None when it is not JSON (the rubric scores it as unreadable)."""
     try:
         return orjson.loads(text)
     except orjson.JSONDecodeError:
         return None
+
+
+def session_task(payload: object) -> str | None:
+    """The task a session payload belongs to, as preference pairs group sessions (None: it pairs with none)."""
+    task = payload.get("task_id") if isinstance(payload, dict) else None
+    return task if isinstance(task, str) else None
 
 
 def context_frame(rows: pl.DataFrame) -> pl.DataFrame:
@@ -124,7 +131,7 @@ def build_scores(records: pl.DataFrame, source: str, day: dt.date,
         cols: dict[str, list] = {c: [] for c in ("evidence_id", "kind", "path", "score", "category", "reasons",
                                                  "features")}
         for eid, kind, path, text, diagnostics, syntax, dup_content, dup_name in rows.iter_rows():
-            payload = _loads(text)
+            payload = parsed_payload(text)
             ctx = {"file_diagnostics": diagnostics, "syntax_error": syntax}
             if isinstance(payload, dict):
                 ctx["duplicate_content"] = dup_content
@@ -160,7 +167,7 @@ def build_datasets(records: pl.DataFrame, scores: pl.DataFrame, source: str, day
 
     by_task: dict[str, dict[str, list[tuple[str, dict]]]] = defaultdict(lambda: {"good": [], "bad": []})
     for eid, kind, path, payload_text, category in joined.iter_rows():
-        p = _loads(payload_text)
+        p = parsed_payload(payload_text)
         if not isinstance(p, dict):
             continue
         if kind == "session":
@@ -169,8 +176,8 @@ def build_datasets(records: pl.DataFrame, scores: pl.DataFrame, source: str, day
                 continue
             if category == "accepted" and response.strip():
                 add("sft", [eid], {"instruction": prompt, "response": response, "origin": "session"})
-            task = p.get("task_id")
-            if isinstance(task, str):
+            task = session_task(p)
+            if task is not None:
                 side = "good" if category == "accepted" else "bad" if category == "rejected" or (
                     category == "needs_human_review" and not p.get("grounded_in_roster")) else None
                 if side:

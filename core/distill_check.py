@@ -1,9 +1,10 @@
-"""The distill determinism check on a sample of files.
+"""The distill determinism check on a sample of units.
 
-Scores are re-computed for the sampled files' evidence, each with the whole partition's context
-(duplicates and diagnostics), so a sampled score row is exactly what a full re-score gives.
-Sessions are always taken whole: preference pairs join sessions of one task across files.
-Datasets are compared as sets, because an example two records share keeps the evidence of the
+A unit is a file or a block of stream lines (``core.check_sample.sample_unit``), but a session's
+unit is its task: preference pairs join the sessions of one task across files and lines, so a task's
+sessions are sampled together. Scores are re-computed for the sampled units' evidence, each with the
+whole partition's context (duplicates and diagnostics), so a sampled score row is exactly what a full
+re-score gives. Datasets are compared as sets, because an example two records share keeps the evidence of the
 lowest evidence id, which may lie outside the sample: every example the sample rebuilds is stored
 with the same split and content, and every stored example made from sampled evidence alone is
 rebuilt exactly.
@@ -12,27 +13,37 @@ rebuilt exactly.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection
 
 import polars as pl
 
+from core.check_sample import sample_unit, task_unit
 from core.content_hash import content_hash, first_difference
 from core.contracts import DISTILL_DATASETS, DISTILL_SCORES
-from core.distill import build_datasets, build_scores
+from core.distill import build_datasets, build_scores, parsed_payload, session_task
 
 EXAMPLE = ["dataset", "example_id", "split", "example"]
 
 
-def sampled_records(records: pl.DataFrame, paths: Collection[str]) -> pl.DataFrame:
-    """The records the sampled check re-scores: the sampled files' and every session."""
-    return records.filter(pl.col("path").is_in(sorted(paths)) | (pl.col("kind") == "session"))
+def distill_units(records: pl.DataFrame) -> pl.Series:
+    """Each record's sample unit (``records`` need kind, path, line_offset and payload): a session with a
+    task (as ``build_datasets`` reads it) has its task, every other record its ``sample_unit``."""
+    units = records.select(sample_unit())["unit"]
+    sessions = (records["kind"] == "session").arg_true()
+    if sessions.len() == 0:
+        return units
+    tasks = []
+    for text in records["payload"].gather(sessions).to_list():
+        task = session_task(parsed_payload(text))
+        tasks.append(None if task is None else task_unit(task))
+    by_task = pl.Series("unit", tasks, dtype=pl.Utf8)
+    return units.scatter(sessions, by_task.fill_null(units.gather(sessions)))
 
 
-def distill_sample_differences(records: pl.DataFrame, paths: Collection[str], stored_scores: pl.DataFrame,
+def distill_sample_differences(records: pl.DataFrame, chosen: pl.Series, stored_scores: pl.DataFrame,
                                stored_datasets: pl.DataFrame, source: str, day: dt.date,
                                eval_ratio: float) -> list[str]:
-    """What differs between the stored distill rows of the sample and their recomputation."""
-    chosen = sampled_records(records, paths)["evidence_id"]
+    """What differs between the stored distill rows of the sampled evidence (``chosen``: its ids) and their
+    recomputation."""
     scores = build_scores(records, source, day, only=set(chosen.to_list()))
     out = []
     mine = stored_scores.filter(pl.col("evidence_id").is_in(chosen.implode()))

@@ -13,6 +13,7 @@ import datetime as dt
 import hashlib
 import zlib
 from collections import Counter, deque
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -144,13 +145,20 @@ def build_evidence(
     recorded_at: dt.datetime,
     prior: pl.DataFrame | None = None,
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+    blocks: Mapping[str, Collection[int]] | None = None,
 ) -> EvidenceResult:
-    """Extract (or reuse) evidence for every row of a snapshot_files partition."""
+    """Extract (or reuse) evidence for every row of a snapshot_files partition.
+
+    ``blocks`` ({path: line block numbers}, ``core.check_sample``) extracts only those blocks of each
+    stream file's lines: what a sampled determinism check recomputes.
+    """
     with paused_gc():
-        return _build(source, source_kind, day, files, store, time_field, recorded_at, prior, max_line_bytes)
+        return _build(source, source_kind, day, files, store, time_field, recorded_at, prior, max_line_bytes,
+                      blocks)
 
 
-def _build(source, source_kind, day, files, store, time_field, recorded_at, prior, max_line_bytes) -> EvidenceResult:
+def _build(source, source_kind, day, files, store, time_field, recorded_at, prior, max_line_bytes,
+           blocks) -> EvidenceResult:
     b = _Builder(source, day, recorded_at)
     find_ruff()  # ruff's version enters EXTRACTOR_VERSIONS before any reuse decision or record
     reuse = set()
@@ -162,7 +170,7 @@ def _build(source, source_kind, day, files, store, time_field, recorded_at, prio
     extracted_chunks = iter_extracted(store, source, to_extract)  # in file order, a pool when it pays
     streams = [(path, obj, offsets or []) for path, status, obj, offsets in files.select(
         "path", "status", "object", "line_offsets").iter_rows() if status == "stored" and source_kind == "jsonl"]
-    stream_chunks = iter_stream_chunks(store, source, streams, time_field, max_line_bytes)  # likewise
+    stream_chunks = iter_stream_chunks(store, source, streams, time_field, max_line_bytes, blocks=blocks)  # likewise
     chunk_files: deque[tuple[str, list[str]]] = deque()  # (path, errors) of the current chunk's files
     reused_keys: list[tuple[str, str]] = []
     extracted = lines_in = duplicates = 0

@@ -1,7 +1,7 @@
-"""Index checks on a sample of files: what a full rebuild proves, at a tenth of its cost.
+"""Index checks on a sample of units (files, blocks of stream lines): what a rebuild proves, at a tenth of its cost.
 
 Every index row but two kinds is a function of one evidence record: a document, its postings and
-its section or symbol row. Those rows are rebuilt for the sampled files' records and compared with
+its section or symbol row. Those rows are rebuilt for the sampled units' records and compared with
 the stored rows of the same records. The two partition-wide parts are re-derived from the stored
 rows instead: ``term_stats`` (df of every term) and document lengths from the stored postings,
 symbol-id clash numbers from the stored symbols. Together: the sampled records index exactly as a
@@ -15,7 +15,7 @@ the sampled records' rows.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import polars as pl
@@ -40,15 +40,14 @@ AGGREGATE_COLUMNS = {INDEX_DOCUMENTS.table_id: ["evidence_id", "doc_len"],
 
 @dataclass
 class SampledRebuild:
-    """The indexes of the sampled files' evidence, and which evidence ids that covers."""
+    """The indexes of the sampled units' evidence, and which evidence ids that covers."""
 
     build: IndexBuild
     evidence_ids: pl.Series
 
 
-def rebuild_sample(records: pl.DataFrame, paths: Collection[str], source: str, day: dt.date) -> SampledRebuild:
-    """Indexes built from the records of ``paths`` alone (no manifest: the sample's hashes are not compared)."""
-    chosen = records.filter(pl.col("path").is_in(sorted(paths)))
+def rebuild_sample(chosen: pl.DataFrame, source: str, day: dt.date) -> SampledRebuild:
+    """Indexes built from the sampled records alone (no manifest: the sample's hashes are not compared)."""
     return SampledRebuild(build_indexes(chosen, source, day, with_manifest=False), chosen["evidence_id"])
 
 

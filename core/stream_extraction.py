@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import polars as pl
 
+from core import check_sample
 from core.extract.base import EXTRACTOR_VERSIONS
 from core.extract.streams import (
     BOM,
@@ -156,10 +157,47 @@ def file_twins(data: bytes, offsets: Sequence[int], max_line_bytes: int, region_
     return twins
 
 
+def block_tasks(source: str, path: str, obj: str, data: bytes, offsets: Sequence[int],
+                twins: list[tuple[int, int]], blocks: Collection[int], time_field: str,
+                max_line_bytes: int) -> Iterator[tuple]:
+    """``stream_chunk``'s arguments for the lines of one file's slice in the given blocks only (a block: the
+    lines whose original offset // ``LINE_BLOCK`` is its number), one chunk per block; the last one
+    marked (an empty chunk when the file's last block is not among them).
+
+    A sampled determinism check re-extracts these: each chunk gives what a full pass gives its lines,
+    because the file's duplicates (``twins``) were found over every line.
+    """
+    block_size = check_sample.LINE_BLOCK
+    pos = first = t = 0
+    last_block = True
+    while first < len(offsets):
+        block = offsets[first] // block_size
+        end, stop = pos, first
+        while stop < len(offsets) and offsets[stop] // block_size == block:
+            nl = data.find(b"\n", end)
+            end = len(data) if nl < 0 else nl + 1
+            stop += 1
+        while t < len(twins) and twins[t][0] < first:
+            t += 1
+        last_block = stop == len(offsets)
+        if block in blocks:
+            mine = {}
+            while t < len(twins) and twins[t][0] < stop:
+                mine[twins[t][0] - first] = twins[t][1]
+                t += 1
+            yield (source, path, obj, data[pos:end], offsets[first:stop], mine, pos, last_block, time_field,
+                   max_line_bytes)
+        pos, first = end, stop
+    if not (offsets and last_block and offsets[-1] // block_size in blocks):
+        yield (source, path, obj, b"", [], {}, len(data), True, time_field, max_line_bytes)
+
+
 def chunk_tasks(store: ObjectStore, source: str, files: Sequence[StreamFile], time_field: str,
-                max_line_bytes: int, chunk_bytes: int) -> Iterator[tuple]:
+                max_line_bytes: int, chunk_bytes: int,
+                blocks: Mapping[str, Collection[int]] | None = None) -> Iterator[tuple]:
     """``stream_chunk``'s arguments for consecutive chunks (about ``chunk_bytes`` of whole lines, at most
-    ``CHUNK_MAX_LINES`` lines) of each file.
+    ``CHUNK_MAX_LINES`` lines) of each file; with ``blocks`` ({path: block numbers}), for those line
+    blocks of each file only (``block_tasks``).
 
     Duplicates are found over the whole file first. A file yields at least one chunk (an empty one
     for a file without lines), the last one marked.
@@ -167,6 +205,10 @@ def chunk_tasks(store: ObjectStore, source: str, files: Sequence[StreamFile], ti
     for path, obj, offsets in files:
         data = store.get(obj)
         twins = file_twins(data, offsets, max_line_bytes, chunk_bytes)
+        if blocks is not None:
+            yield from block_tasks(source, path, obj, data, offsets, twins, blocks.get(path, ()), time_field,
+                                   max_line_bytes)
+            continue
         t = 0  # the next duplicate not yet given to a chunk
         pos = first = 0
         while True:
@@ -191,13 +233,18 @@ def chunk_tasks(store: ObjectStore, source: str, files: Sequence[StreamFile], ti
 
 
 def iter_stream_chunks(store: ObjectStore, source: str, files: Sequence[StreamFile], time_field: str,
-                       max_line_bytes: int, workers: int | None = None,
-                       chunk_bytes: int | None = None) -> Iterator[StreamChunk]:
-    """``stream_chunk`` of every chunk of ``files``, in order; in a spawn pool when it pays."""
+                       max_line_bytes: int, workers: int | None = None, chunk_bytes: int | None = None,
+                       blocks: Mapping[str, Collection[int]] | None = None) -> Iterator[StreamChunk]:
+    """``stream_chunk`` of every chunk of ``files`` (of their ``blocks`` only, when given), in order; in a
+    spawn pool when it pays."""
     workers = workers_setting() if workers is None else workers
     chunk_bytes = chunk_bytes or CHUNK_BYTES
-    lines = sum(len(offsets) for _, _, offsets in files)
-    tasks = chunk_tasks(store, source, files, time_field, max_line_bytes, chunk_bytes)
+    if blocks is None:
+        lines = sum(len(offsets) for _, _, offsets in files)
+    else:
+        size = check_sample.LINE_BLOCK
+        lines = sum(sum(1 for o in offsets if o // size in blocks.get(path, ())) for path, _, offsets in files)
+    tasks = chunk_tasks(store, source, files, time_field, max_line_bytes, chunk_bytes, blocks)
     if workers <= 1 or lines < POOL_MIN_LINES:
         for task in tasks:
             yield stream_chunk(*task)

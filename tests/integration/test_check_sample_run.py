@@ -77,7 +77,7 @@ def test_the_checks_recompute_a_seeded_sample_by_default_and_pass(sampled_lake):
         stored, EVIDENCE_RECORDS.key, EVIDENCE_RECORDS.volatile)
     evidence = _metadata(result, "evidence_records_deterministic")
     assert evidence["sample"].startswith(f"100 of {FILES} files (seeded by partition")
-    assert evidence["files_recomputed"] == 100
+    assert evidence["units_recomputed"] == 100
     assert evidence["records_stored_hash"] == evidence["records_recomputed_hash"]
     index = _metadata(result, "index_deterministic")
     assert index["sample"] == evidence["sample"] and index["differences"] == 0
@@ -99,12 +99,12 @@ def _tampered(lake, contract, change) -> None:
 
 def _sampled_ids(lake) -> set[str]:
     """Evidence ids of the sampled files, as the check picks them."""
-    from core.check_sample import sample_paths
+    from core.check_sample import sample_units
 
     records = read_partitions(str(lake), EVIDENCE_RECORDS, [("tree", utc_today())])
-    sample = sample_paths(records["path"].to_list(), "tree", utc_today().isoformat())
+    sample = sample_units(records["path"].to_list(), "tree", utc_today().isoformat())
     assert not sample.whole
-    return set(records.filter(pl.col("path").is_in(sorted(sample.paths)))["evidence_id"].to_list())
+    return set(records.filter(pl.col("path").is_in(sorted(sample.units)))["evidence_id"].to_list())
 
 
 def _one_posting(terms: pl.DataFrame, ids: set[str], inside: bool) -> pl.Expr:

@@ -195,3 +195,39 @@ def test_fewer_files_than_the_pool_threshold_run_in_a_pool_left_warm_and_give_th
         assert [f for _, per_file in warm for f in per_file] == alone[0][1]
     finally:
         WARM.close()
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_sampled_line_blocks_give_the_rows_a_full_pass_gives_those_lines(stream_snapshot, monkeypatch, workers):
+    """The evidence check's stream sample: only some blocks of each file's lines are extracted, and they give
+    exactly the full pass's records and rejects of those lines (duplicates of lines in unsampled blocks, CRLF,
+    the BOM line and the torn tail included)."""
+    from core import check_sample
+    from core.check_sample import Sample, block_unit, file_units
+
+    store, files = stream_snapshot
+    monkeypatch.setattr(check_sample, "LINE_BLOCK", 7)
+    full = _build(store, files, monkeypatch, "1", 1_000_000, "jsonl")
+    units = sorted(file_units(files))
+    blocks = sorted(u for u in units if check_sample.BLOCK_MARK in u)
+    last_of = {path: max(offsets) // 7 for path, offsets in files.select("path", "line_offsets").iter_rows()
+               if offsets}
+    whole_files = [u for u in units if check_sample.BLOCK_MARK not in u]  # not stored: rejected whole
+    selections = {"every other block": blocks[::2], "the other blocks": blocks[1::2],
+                  "only each file's last block": [block_unit(p, b) for p, b in last_of.items()],
+                  "no block": [], "every block": blocks}
+    for name, chosen in selections.items():
+        sample = Sample(frozenset([*chosen, *whole_files]), len(units), "0.1")
+        got = _build_blocks(store, files, monkeypatch, workers, sample)
+        want_records, want_rejects = full.records.filter(sample.rows()), full.rejects.filter(sample.rows())
+        assert got.records.equals(want_records) and got.rejects.equals(want_rejects), name
+        if name == "every other block":
+            assert 0 < want_records.height < full.records.height
+            assert 0 < want_rejects.filter(pl.col("reason") == "duplicate").height < full.receipt["duplicate_lines"]
+
+
+def _build_blocks(store, files, monkeypatch, workers, sample):
+    monkeypatch.setenv("EVIDENCE_LAKE_WORKERS", workers)
+    monkeypatch.setattr(stream_extraction, "POOL_MIN_LINES", 1)
+    return build_evidence("kb", "jsonl", DAY, files.filter(pl.col("path").is_in(sorted(sample.files()))), store,
+                          "ts", NOW, blocks=sample.blocks())
