@@ -86,3 +86,55 @@ def test_every_line_lands_in_exactly_one_day(body, tail):
         assert sorted(seen) == list(range(total))
     else:
         assert sorted(seen) == sorted(list(range(total)) * len(days))
+
+
+def _reference_slice(data: bytes, day: dt.date) -> tuple[bytes, list[int]]:
+    """The day's slice as first defined: split, a day per line, the day's lines joined."""
+    lines = split_lines(data)
+    days = assign_days([line_day(line, "ts") for line in lines], default=day)
+    offsets = [i for i, d in enumerate(days) if d == day]
+    return b"".join(lines[i] for i in offsets), offsets
+
+
+stream = st.lists(st.one_of(
+    st.dates(D(2020, 1, 1), D(2020, 1, 3)).map(lambda d: f'{{"ts":"{d.isoformat()}T06:00:00Z"}}'.encode()),
+    st.sampled_from([b"", b"not json", b"[1]", b'{"ts":"nope"}', b'\xef\xbb\xbf{"ts":"2020-01-02T00:00:00Z"}']),
+    st.binary(max_size=12).filter(lambda b: b"\n" not in b)), max_size=25).flatmap(
+    lambda bodies: st.tuples(st.just(bodies), st.lists(st.sampled_from([b"\n", b"\r\n"]), min_size=len(bodies),
+                                                       max_size=len(bodies)), st.booleans()))
+
+
+@given(stream)
+def test_lines_are_read_through_views_with_the_same_days_slices_and_fingerprints(case):
+    """``line_days`` reads lines without copying them; slices and fingerprints equal the split-and-join ones."""
+    import hashlib
+    import tempfile
+    from pathlib import Path
+
+    from core.readers.jsonl import day_fingerprints, line_days, line_starts
+
+    bodies, ends, torn = case
+    data = b"".join(body + end for body, end in zip(bodies, ends, strict=True))
+    if torn and bodies:
+        data = data[: -len(ends[-1])]  # the last line without its terminator
+    starts = line_starts(data)
+    assert [data[a:b] for a, b in zip(starts, starts[1:], strict=False)] == split_lines(data)
+    assert line_days(data, "ts")[1] == [line_day(line, "ts") for line in split_lines(data)]
+    for day in (D(2020, 1, 1), D(2020, 1, 2), D(2020, 1, 3)):
+        got = slice_for_day(data, "ts", day)
+        assert got == _reference_slice(data, day)
+        if got[1] and len(got[1]) == len(split_lines(data)):
+            assert got[0] is data  # a file of one day is not copied
+    with tempfile.TemporaryDirectory() as root:
+        (Path(root) / "s.jsonl").write_bytes(data)
+        timed, untimed = day_fingerprints(root, "ts", 1 << 20)
+    lines = split_lines(data)
+    known = [line_day(line, "ts") for line in lines]
+    if not lines:
+        assert timed == {} and untimed == {}
+    elif all(d is None for d in known):
+        assert timed == {} and untimed == {"s.jsonl": hashlib.sha256(data).hexdigest()}
+    else:
+        days = assign_days(known, default=dt.date.min)
+        assert timed == {d: {"s.jsonl": hashlib.sha256(b"".join(
+            line for line, e in zip(lines, days, strict=True) if e == d)).hexdigest()} for d in set(days)}
