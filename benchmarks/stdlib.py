@@ -77,15 +77,18 @@ def raw_seconds(root: Path) -> float:
 PROBE = ROOT / "benchmarks" / "memprobe"  # sitecustomize.py: the run process's memory, and who holds its frames
 
 
-def main_job(work: Path, tree: Path, sample: str, probe: bool = False) -> dict:
-    (work / "sources.toml").write_text(f'[sources.stdlib]\nkind = "tree"\npath = "{tree}"\n')
+def main_job(work: Path, tree: Path, sample: str, probe: bool = False, kind: str = "tree",
+             source: str = "stdlib") -> dict:
+    """``evidence-lake run`` of source ``source`` (``kind`` at ``tree``) on a fresh lake and Dagster home in
+    ``work``: wall time, peak RSS, step and check seconds, and the peak RSS inside each step."""
+    (work / "sources.toml").write_text(f'[sources.{source}]\nkind = "{kind}"\npath = "{tree}"\n')
     env = {**os.environ, "EVIDENCE_LAKE_SOURCES": str(work / "sources.toml"), "EVIDENCE_LAKE_ROOT": str(work / "lake"),
            "DAGSTER_HOME": str(work / "home"), "EVIDENCE_LAKE_CHECK_SAMPLE": sample, "COLUMNS": "150"}
     if probe:  # slows the run (a walk of every Python object each 2 s) and adds its own memory: for diagnosis only
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROBE), env.get("PYTHONPATH")]))
         env["EVIDENCE_LAKE_MEMPROBE"] = str(work / "memprobe.log")
     start = time.perf_counter()
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "evidence-lake"), "run", "--source", "stdlib"],
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "evidence-lake"), "run", "--source", source],
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     sampler = RssSampler(proc.pid)
     sampler.start()
