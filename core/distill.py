@@ -20,13 +20,19 @@ from collections.abc import Collection
 import orjson
 import polars as pl
 
-from core.canonical import canonical_text, content_id
+from core.canonical import canonical_json, canonical_text
 from core.contracts import DISTILL_DATASETS, DISTILL_SCORES
 from core.perf import paused_gc
 from core.scoring import NOT_SCORED, SCORER, SCORER_VERSION, score_record
 
 DEFAULT_EVAL_RATIO = 0.1
 DISTILL_INPUT = ("evidence_id", "kind", "path", "payload")  # the evidence columns scores and datasets read
+
+
+def example_id_of(dataset: str, example: bytes) -> str:
+    """``content_id({"dataset": dataset, "example": ...})`` from the example's canonical JSON, spliced: the keys
+    sort as written and canonical JSON has no spaces, so the example is serialised once for its id and row."""
+    return hashlib.sha256(b'{"dataset":' + canonical_json(dataset) + b',"example":' + example + b"}").hexdigest()
 
 
 def split_for(example_id: str, eval_ratio: float = DEFAULT_EVAL_RATIO) -> str:
@@ -162,10 +168,14 @@ def build_datasets(records: pl.DataFrame, scores: pl.DataFrame, source: str, day
     examples: dict[tuple[str, str], tuple[list[str], str]] = {}
 
     def add(dataset: str, evidence_ids: list[str], example: dict) -> None:
-        example_id = content_id({"dataset": dataset, "example": example})
-        examples.setdefault((dataset, example_id), (sorted(evidence_ids), canonical_text(example)))
+        text = canonical_json(example, known_finite=True)  # strings and values orjson parsed: no NaN or Infinity
+        example_id = example_id_of(dataset, text)
+        if (dataset, example_id) not in examples:
+            examples[dataset, example_id] = (sorted(evidence_ids), text.decode("utf-8"))
 
-    by_task: dict[str, dict[str, list[tuple[str, dict]]]] = defaultdict(lambda: {"good": [], "bad": []})
+    # per task, its sessions' (id, prompt, response) on each side: not their parsed payloads (1M kb lines: the
+    # 545k session dicts held until the pairs were made took the step's peak from ~1.9 to 3.2 GiB)
+    by_task: dict[str, dict[str, list[tuple[str, object, object]]]] = defaultdict(lambda: {"good": [], "bad": []})
     for eid, kind, path, payload_text, category in joined.iter_rows():
         p = parsed_payload(payload_text)
         if not isinstance(p, dict):
@@ -181,7 +191,7 @@ def build_datasets(records: pl.DataFrame, scores: pl.DataFrame, source: str, day
                 side = "good" if category == "accepted" else "bad" if category == "rejected" or (
                     category == "needs_human_review" and not p.get("grounded_in_roster")) else None
                 if side:
-                    by_task[task][side].append((eid, p))
+                    by_task[task][side].append((eid, prompt, response))
         elif kind == "symbol" and category == "accepted" and p.get("doc"):
             signature = p.get("signature") or ""
             add("sft", [eid], {"instruction": f"Explain what `{p.get('qualified_name')}{signature}` does.",
@@ -190,9 +200,9 @@ def build_datasets(records: pl.DataFrame, scores: pl.DataFrame, source: str, day
             add("rag", [eid], {"path": path, "heading_path": p.get("heading_path") or [], "text": p.get("text", "")})
     for task in sorted(by_task):
         good, bad = by_task[task]["good"], by_task[task]["bad"]
-        for (g_id, g), (b_id, b) in zip(good, bad, strict=False):
-            add("preference", [g_id, b_id], {"prompt": g.get("prompt"), "chosen": g.get("response"),
-                                             "rejected": b.get("response") or "", "task_id": task})
+        for (g_id, g_prompt, g_response), (b_id, _, b_response) in zip(good, bad, strict=False):
+            add("preference", [g_id, b_id], {"prompt": g_prompt, "chosen": g_response,
+                                             "rejected": b_response or "", "task_id": task})
     cols: dict[str, list] = {"dataset": [], "example_id": [], "split": [], "evidence_ids": [], "example": []}
     for (dataset, example_id), (evidence_ids, example) in sorted(examples.items()):
         cols["dataset"].append(dataset)
