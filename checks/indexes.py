@@ -203,9 +203,13 @@ def index_rebuild_equivalence(reads: PartitionReads) -> dg.AssetCheckResult:
     else:  # the sampled documents, stored and rebuilt, each scored with the stored partition's N, avgdl and df
         lengths = _stored_aggregates(reads)[INDEX_DOCUMENTS.table_id]["doc_len"]
         corpus = (lengths.len(), float(lengths.mean()) if lengths.len() else 0.0)
+        tables = _rebuilt_sample(reads).build.tables
+        # only the df of terms either side has a posting of: a term without postings adds to no score, and the
+        # partition's whole vocabulary took half the check (1M kb lines: 1.6M terms, 4.6 of 9.1 s)
+        postings = pl.concat([_sampled_postings(reads)["term"], tables["index/terms"]["term"]]).unique()
+        stats = stats.filter(pl.col("term").is_in(postings.implode()))
         stored = SearchIndex(_sampled_postings(reads), _stored_sample(reads)[INDEX_DOCUMENTS.table_id], stats,
                              [partition], corpus=corpus)
-        tables = _rebuilt_sample(reads).build.tables
         rebuilt = SearchIndex(tables["index/terms"], tables["index/documents"], stats, [partition], corpus=corpus)
     queries = fixed_queries(stored.documents)
     mismatches = [q for q in queries if rank_signature(stored.search(q)) != rank_signature(rebuilt.search(q))]
