@@ -74,7 +74,7 @@ class PartitionReads:
         return self.lake.read_columns(contract, [self.partition], names, where, table=self.snapshot(contract))
 
     def batches(self, contract: TableContract) -> Iterator[pl.DataFrame]:
-        """The partition a Parquet row group at a time (``LakeResource.batches``), from the step's snapshot."""
+        """The partition two Parquet row groups at a time (``LakeResource.batches``), from the step's snapshot."""
         return self.lake.batches(contract, self.partition, table=self.snapshot(contract))
 
     def summarise(self, contract: TableContract,

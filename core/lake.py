@@ -572,7 +572,7 @@ def summarise_partition(root: str, contract: TableContract, partition: Partition
 def partition_batches(root: str, contract: TableContract, partition: Partition,
                       storage_options: dict[str, str] | None = None,
                       table: DeltaTable | None = None) -> Iterator[pl.DataFrame]:
-    """The partition's rows a Parquet row group at a time (file order, then row order; the contract's columns).
+    """The partition's rows two Parquet row groups at a time (file order, then row order; the contract's columns).
 
     For a rule that must see every row but not all at once (a schema check): the 4x stdlib's postings
     peak at +150 MiB this way. polars' own batched collect held +390 MiB (it runs ahead of the consumer)

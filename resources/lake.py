@@ -60,7 +60,7 @@ class LakeResource(dg.ConfigurableResource):
 
     def batches(self, contract: TableContract, partition: Partition,
                 table: DeltaTable | None = None) -> Iterator[pl.DataFrame]:
-        """The partition a Parquet row group at a time (``core.lake.partition_batches``), never verified."""
+        """The partition two Parquet row groups at a time (``core.lake.partition_batches``), never verified."""
         return partition_batches(self.root_uri, contract, partition, self.storage_options, table=table)
 
     def summarise(self, contract: TableContract, partition: Partition,
