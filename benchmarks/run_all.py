@@ -8,7 +8,8 @@ import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["stdlib.py", "snapshot.py", "evidence.py", "search.py", "verified_reads.py", "drift_calibration.py"]
+BENCHMARKS = ["stdlib.py", "snapshot.py", "evidence.py", "kb_day.py", "search.py", "verified_reads.py",
+              "drift_calibration.py"]
 
 if __name__ == "__main__":
     sys.path.insert(0, str(HERE.parent))
