@@ -51,7 +51,8 @@ def distill_referential(reads: PartitionReads) -> dg.AssetCheckResult:
 @partition_check(SCORES_KEY, "distill_deterministic", additional_deps=[EVIDENCE_KEY, DATASETS_KEY],
                  description="Re-scoring and rebuilding the datasets in memory gives the stored rows: the content "
                  "hashes of both tables with EVIDENCE_LAKE_CHECK_SAMPLE=all; by default the rows of a seeded "
-                 "sample of files (and every session), each scored with the whole partition's context.")
+                 "sample of units (files, blocks of 1,000 stream lines, a session's task), each scored with the "
+                 "whole partition's context.")
 def distill_deterministic(reads: PartitionReads) -> dg.AssetCheckResult:
     partition = reads.partition
     records = reads.columns(EVIDENCE_RECORDS, [*DISTILL_INPUT, "line_offset"])

@@ -73,8 +73,8 @@ class Sample:
         return frozenset(unit.rpartition(BLOCK_MARK)[0] if BLOCK_MARK in unit else unit for unit in self.units
                          if not unit.startswith(TASK_MARK))
 
-    def rows(self, unit: pl.Expr | None = None) -> pl.Expr:
-        """True for the rows of the sampled units (``unit``: the rows' unit, by default ``sample_unit()``)."""
+    def rows(self, unit: pl.Expr | pl.Series | None = None) -> pl.Expr | pl.Series:
+        """True for the rows of the sampled units (``unit``: the rows' units, by default ``sample_unit()``)."""
         return (sample_unit() if unit is None else unit).is_in(sorted(self.units))
 
     def describe(self) -> str:
