@@ -29,7 +29,9 @@ def _current(df: pl.DataFrame) -> pl.DataFrame:
 def no_accepted_ungrounded(reads: PartitionReads) -> dg.AssetCheckResult:
     accepted = reads.table(DISTILL_SCORES).filter(
         (pl.col("kind") == "session") & (pl.col("category") == "accepted")).select("evidence_id", "scorer_version")
-    records = reads.columns(EVIDENCE_RECORDS, ["evidence_id", "payload"], pl.col("kind") == "session")
+    # only the accepted sessions' payloads are read and parsed (1M kb lines: 545k sessions, ~30% accepted)
+    records = reads.columns(EVIDENCE_RECORDS, ["evidence_id", "payload"], (pl.col("kind") == "session") & pl.col(
+        "evidence_id").is_in(accepted["evidence_id"].implode()))
     grounded = {eid: orjson.loads(p).get("grounded_in_roster") is True for eid, p in records.iter_rows()}
     alarms = [{"evidence_id": e, "scorer_version": v} for e, v in accepted.iter_rows() if not grounded.get(e)]
     return dg.AssetCheckResult(passed=not alarms, metadata={"accepted_sessions": accepted.height,
