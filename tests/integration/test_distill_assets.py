@@ -118,3 +118,29 @@ def test_split_stable_compares_with_this_sources_other_days_only(tmp_path):
     write("a", START + dt.timedelta(days=2), "eval")  # this source's earlier days said train
     result = verdict("a", START + dt.timedelta(days=2))
     assert not result.passed and "1 examples changed split" in result.description
+
+
+@pytest.mark.parametrize("table", ["scores", "datasets"])
+def test_an_evidence_id_missing_upstream_is_dangling(instance, lake_root, kb, table):
+    from checks.distill import distill_referential
+    from checks.factories import PartitionReads
+    from resources.lake import LakeResource
+    from resources.sources import SourcesResource
+
+    assert materialize_all(instance, lake_root, kb, "kb", START).success
+    partition = [("kb", START)]
+    reads = lambda: PartitionReads(("kb", START), LakeResource(root=str(lake_root)), SourcesResource(file=str(kb)))  # noqa: E731
+    assert distill_referential.rule(reads()).passed
+    ghost = "f" * 64
+    if table == "scores":
+        rows = read_partitions(str(lake_root), DISTILL_SCORES, partition)
+        rows = rows.with_columns(pl.when(pl.int_range(pl.len()) == 0).then(pl.lit(ghost))
+                                 .otherwise(pl.col("evidence_id")).alias("evidence_id"))
+        write_partitions(str(lake_root), DISTILL_SCORES, rows, partition)
+    else:
+        rows = read_partitions(str(lake_root), DISTILL_DATASETS, partition)
+        rows = rows.with_columns(pl.when(pl.int_range(pl.len()) == 0).then(pl.col("evidence_ids").list.concat(
+            pl.lit([ghost]))).otherwise(pl.col("evidence_ids")).alias("evidence_ids"))
+        write_partitions(str(lake_root), DISTILL_DATASETS, rows, partition)
+    result = distill_referential.rule(reads())
+    assert not result.passed and result.metadata["dangling"].value == 1 and ghost in result.description
