@@ -23,17 +23,6 @@ _MIN_DAY = dt.date(1970, 1, 1)
 _MAX_DAY = dt.date(9999, 12, 31)
 
 
-def split_lines(data: bytes) -> list[bytes]:
-    """Split into lines that keep their ``\\n``; a final line without one is kept as is (torn)."""
-    if not data:
-        return []
-    parts = data.split(b"\n")
-    lines = [p + b"\n" for p in parts[:-1]]
-    if parts[-1]:
-        lines.append(parts[-1])
-    return lines
-
-
 def parse_event_time(value: object) -> dt.datetime | None:
     """ISO-8601 text (naive = UTC) or epoch seconds/milliseconds → aware UTC datetime, else None."""
     try:
@@ -67,7 +56,8 @@ def line_day(line: bytes | memoryview, field: str) -> dt.date | None:
 
 
 def line_starts(data: bytes) -> list[int]:
-    """Where each line of ``data`` starts (as ``split_lines`` splits it), and then ``len(data)``."""
+    """Where each line of ``data`` starts, and then ``len(data)``: a line keeps its ``\\n``, and a final line
+    without one is a line too (torn)."""
     starts = [0] if data else []
     find, pos, size = data.find, 0, len(data)
     while True:

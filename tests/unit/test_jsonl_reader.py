@@ -5,16 +5,33 @@ import datetime as dt
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.readers.jsonl import assign_days, line_day, parse_event_time, read_jsonl_day, slice_for_day, split_lines
+from core.readers.jsonl import assign_days, line_day, line_starts, parse_event_time, read_jsonl_day, slice_for_day
 
 D = dt.date
 
 
-def test_split_lines_keeps_terminators_and_torn_tail():
-    assert split_lines(b"a\nb\r\nc") == [b"a\n", b"b\r\n", b"c"]
-    assert split_lines(b"a\n") == [b"a\n"]
-    assert split_lines(b"") == []
-    assert split_lines(b"\n\n") == [b"\n", b"\n"]
+def split_lines(data: bytes) -> list[bytes]:
+    """The reference split, as the reader first defined it: lines keep their ``\\n``; a final line without
+    one is kept as is (torn). ``line_starts`` must agree with it."""
+    if not data:
+        return []
+    parts = data.split(b"\n")
+    lines = [p + b"\n" for p in parts[:-1]]
+    if parts[-1]:
+        lines.append(parts[-1])
+    return lines
+
+
+def _lines(data: bytes) -> list[bytes]:
+    starts = line_starts(data)
+    return [data[a:b] for a, b in zip(starts, starts[1:], strict=False)]
+
+
+def test_lines_keep_terminators_and_torn_tail():
+    assert _lines(b"a\nb\r\nc") == [b"a\n", b"b\r\n", b"c"]
+    assert _lines(b"a\n") == [b"a\n"]
+    assert _lines(b"") == []
+    assert _lines(b"\n\n") == [b"\n", b"\n"]
 
 
 def test_parse_event_time_forms():
@@ -111,14 +128,13 @@ def test_lines_are_read_through_views_with_the_same_days_slices_and_fingerprints
     import tempfile
     from pathlib import Path
 
-    from core.readers.jsonl import day_fingerprints, line_days, line_starts
+    from core.readers.jsonl import day_fingerprints, line_days
 
     bodies, ends, torn = case
     data = b"".join(body + end for body, end in zip(bodies, ends, strict=True))
     if torn and bodies:
         data = data[: -len(ends[-1])]  # the last line without its terminator
-    starts = line_starts(data)
-    assert [data[a:b] for a, b in zip(starts, starts[1:], strict=False)] == split_lines(data)
+    assert _lines(data) == split_lines(data)
     assert line_days(data, "ts")[1] == [line_day(line, "ts") for line in split_lines(data)]
     for day in (D(2020, 1, 1), D(2020, 1, 2), D(2020, 1, 3)):
         got = slice_for_day(data, "ts", day)
