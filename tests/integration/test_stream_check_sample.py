@@ -152,3 +152,15 @@ def test_all_passes_on_the_same_lake(lake, monkeypatch):
     for check in (evidence_records_deterministic, index_deterministic, index_rebuild_equivalence,
                   distill_deterministic):
         assert _verdict(path, sources, day, check) == (True, ""), check.spec.name
+
+
+@pytest.mark.parametrize("setting", ["half", "0", "2"])
+def test_a_bad_sample_setting_fails_each_recomputing_check_with_what_to_use(lake, monkeypatch, setting):
+    """A bad EVIDENCE_LAKE_CHECK_SAMPLE is a failed check that says what to set, never a crash (the distill check
+    tests it before it parses any payload for the units)."""
+    path, sources, day, _ = lake
+    monkeypatch.setenv("EVIDENCE_LAKE_CHECK_SAMPLE", setting)
+    for check in (evidence_records_deterministic, index_deterministic, index_rebuild_equivalence,
+                  distill_deterministic):
+        passed, description = _verdict(path, sources, day, check)
+        assert not passed and "use 'all' or a fraction" in description, (check.spec.name, description)
