@@ -6,6 +6,10 @@ import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
 
 @contextmanager
 def paused_gc() -> Iterator[None]:
@@ -22,3 +26,26 @@ def paused_gc() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+def utf8_series(name: str, values: list[bytes]) -> pl.Series:
+    """A string column from UTF-8 ``bytes`` values, built from one joined buffer and its offsets.
+
+    Only for bytes known to be valid UTF-8 (serialiser output, hex digests): nothing is checked.
+    A Python ``str`` per value handed to polars cost 1.5 µs a kb line over five columns; this is one
+    ``join`` and one Arrow array, whatever the count.
+    """
+    ends = np.fromiter(map(len, values), dtype=np.int64, count=len(values)).cumsum()
+    offsets = np.concatenate([np.zeros(1, dtype=np.int64), ends])
+    array = pa.LargeStringArray.from_buffers(len(values), pa.py_buffer(offsets), pa.py_buffer(b"".join(values)))
+    return pl.Series(name, array, dtype=pl.Utf8)
+
+
+def hex_series(name: str, values: list[str], width: int = 64) -> pl.Series:
+    """A string column of ASCII values that all have ``width`` characters (sha256 hex), as ``utf8_series``."""
+    joined = "".join(values).encode("ascii")
+    if len(joined) != width * len(values):
+        raise ValueError(f"{name}: every value must have {width} ASCII characters")
+    offsets = np.arange(0, width * len(values) + 1, width, dtype=np.int64)
+    array = pa.LargeStringArray.from_buffers(len(values), pa.py_buffer(offsets), pa.py_buffer(joined))
+    return pl.Series(name, array, dtype=pl.Utf8)

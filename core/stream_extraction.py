@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from core import check_sample
+from core.contracts import EVIDENCE_RECORDS
 from core.extract.base import EXTRACTOR_VERSIONS
 from core.extract.streams import (
     BOM,
@@ -28,9 +29,9 @@ from core.extract.streams import (
     process_lines,
     refused_unparsed,
 )
-from core.file_extraction import FILE_RECORD_COLUMNS, line_evidence_ids, records_frame
+from core.file_extraction import FILE_RECORD_COLUMNS, line_evidence_ids, line_locators
 from core.objects import ObjectStore
-from core.perf import paused_gc
+from core.perf import hex_series, paused_gc, utf8_series
 from core.pool import in_order, workers_setting
 
 CHUNK_BYTES = 8 << 20  # stream bytes per chunk: Python objects for its records at a time (DESIGN §9)
@@ -54,36 +55,28 @@ class StreamChunk:
 def stream_frame(source: str, path: str, obj: str, records: list[StreamRecord]) -> pl.DataFrame:
     """evidence/records' varying columns for the accepted lines of one file (unstamped).
 
-    The per-line loop computes only what differs per line; path, object, extractor and the line
-    span are columns built once.
+    Only what differs per line is computed per line, a column at a time; the strings go to polars as
+    joined buffers (``core.perf``), not a Python ``str`` each, and the locator, path, object, extractor
+    and line span are polars expressions (150k kb sessions: 0.87 -> 0.63 s).
     """
     version = EXTRACTOR_VERSIONS[EXTRACTOR]
-    ident = line_evidence_ids(source, path, version)
     sha256, crc32 = hashlib.sha256, zlib.crc32
-    ids: list[str] = []
-    kinds: list[str] = []
-    offsets: list[int] = []
-    locators: list[str] = []
-    payloads: list[str] = []
-    digests: list[str] = []
-    crcs: list[int] = []
-    times: list[int] = []
-    for sr in records:
-        payload = sr.payload
-        digest = sha256(payload).hexdigest()
-        eid, locator = ident(sr.kind, sr.line_offset, digest)
-        ids.append(eid)
-        kinds.append(sr.kind)
-        offsets.append(sr.line_offset)
-        locators.append(locator)
-        payloads.append(payload.decode("utf-8"))
-        digests.append(digest)
-        crcs.append(crc32(payload) & 0xFFFFFFFF)
-        times.append(sr.event_us)
-    frame = records_frame({"evidence_id": ids, "kind": kinds, "line_start": offsets, "locator": locators,
-                           "payload": payloads, "payload_sha256": digests, "payload_crc32": crcs,
-                           "event_time": times})
+    payloads = [r.payload for r in records]
+    kinds = [r.kind for r in records]
+    offsets = [r.line_offset for r in records]
+    digests = [sha256(p).hexdigest() for p in payloads]
+    frame = pl.DataFrame([
+        hex_series("evidence_id", line_evidence_ids(source, path, version, kinds, offsets, digests)),
+        pl.Series("kind", kinds, dtype=pl.Utf8),
+        pl.Series("line_start", offsets, dtype=pl.Int64),
+        utf8_series("payload", payloads),  # canonical JSON: valid UTF-8
+        hex_series("payload_sha256", digests),
+        pl.Series("payload_crc32", [crc32(p) for p in payloads], dtype=pl.Int64),  # unsigned: & 0xffffffff is a no-op
+        pl.Series("event_time", [r.event_us for r in records], dtype=pl.Int64),
+    ])
     return frame.with_columns(
+        pl.col("event_time").cast(EVIDENCE_RECORDS.polars_schema["event_time"]),
+        line_locators(pl.col("line_start")).alias("locator"),
         pl.lit(path, pl.Utf8).alias("path"),
         (pl.col("line_start") + 1).alias("line_end"),
         pl.col("line_start").alias("line_offset"),

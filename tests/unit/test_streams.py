@@ -82,16 +82,21 @@ def test_byte_ranges_point_into_the_slice():
 
 
 @hypothesis.settings(max_examples=300, deadline=None)
-@hypothesis.given(source=st.text(min_size=1), path=st.text(min_size=1), kind=st.text(min_size=1),
-                  version=st.text(min_size=1), offset=st.integers(min_value=0, max_value=2**62),
-                  digest=st.text(alphabet="0123456789abcdef", min_size=64, max_size=64))
-def test_line_ids_from_templates_are_the_canonical_ones(source, path, kind, version, offset, digest):
-    """The per-file templates give evidence_id()'s and canonical_text()'s bytes, whatever the names hold
-    (quotes, backslashes, control characters, non-BMP text)."""
-    from core.canonical import canonical_text
-    from core.file_extraction import evidence_id, line_evidence_ids
+@hypothesis.given(source=st.text(min_size=1), path=st.text(min_size=1), version=st.text(min_size=1),
+                  lines=st.lists(st.tuples(st.text(min_size=1), st.integers(min_value=0, max_value=2**62),
+                                           st.text(alphabet="0123456789abcdef", min_size=64, max_size=64)),
+                                 max_size=5))
+def test_line_ids_from_templates_are_the_canonical_ones(source, path, version, lines):
+    """The per-kind templates give evidence_id()'s bytes and line_locators canonical_text()'s, whatever the
+    names hold (quotes, backslashes, control characters, non-BMP text), line by line."""
+    import polars as pl
 
-    ident = line_evidence_ids(source, path, version)
-    locator = {"line_offset": offset}
-    assert ident(kind, offset, digest) == (evidence_id(source, path, kind, locator, digest, version),
-                                          canonical_text(locator))
+    from core.canonical import canonical_text
+    from core.file_extraction import evidence_id, line_evidence_ids, line_locators
+
+    kinds, offsets, digests = ([line[i] for line in lines] for i in range(3))
+    ids = line_evidence_ids(source, path, version, kinds, offsets, digests)
+    assert ids == [evidence_id(source, path, kind, {"line_offset": offset}, digest, version)
+                   for kind, offset, digest in lines]
+    locators = pl.DataFrame({"o": offsets}, schema={"o": pl.Int64}).select(line_locators(pl.col("o")))
+    assert locators.to_series().to_list() == [canonical_text({"line_offset": o}) for o in offsets]
