@@ -44,7 +44,7 @@ def distill(context: dg.AssetExecutionContext, lake: LakeResource):
     """
     source, day = current_partition(context)
     records = lake.read_columns(EVIDENCE_RECORDS, [(source, day)], DISTILL_INPUT)
-    scores = build_scores(records, source, day)
+    scores = build_scores(records, source, day, report=context.log.info)
     datasets = build_datasets(records, scores, source, day, eval_ratio())
     del records
     categories = dict(sorted(scores.group_by("category").len().iter_rows()))

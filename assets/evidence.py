@@ -42,7 +42,7 @@ def evidence(context: dg.AssetExecutionContext, snapshot_files: pl.DataFrame, la
     source = sources.get(source_name)
     prior = prior_records(lake, source_name, day) if source.kind != "jsonl" else None
     result = build_evidence(source_name, source.kind, day, snapshot_files, lake.objects(),
-                            source.event_time_field, utc_now(), prior)
+                            source.event_time_field, utc_now(), prior, report=context.log.info)
     receipt = result.receipt
     context.log.info(
         f"{receipt['records']} records, {result.rejects.height} rejects; files extracted "

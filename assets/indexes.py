@@ -84,7 +84,8 @@ def indexes(context: dg.AssetExecutionContext, lake: LakeResource):
     # the build reads the evidence itself (through this function) so it can drop it once it has its rows
     built = build_indexes(lambda: lake.read(EVIDENCE_RECORDS, [(source, day)]) if evidence_hash is None else
                           lake.read_columns(EVIDENCE_RECORDS, [(source, day)], INDEX_INPUT, searched()),
-                          source, day, prior, evidence_hash=evidence_hash, hash_tables=False)
+                          source, day, prior, evidence_hash=evidence_hash, hash_tables=False,
+                          report=context.log.info)
     indexed = built.searched
     del prior
     rows = {contract.table_id: built.tables[contract.table_id].height for contract in INDEX_TABLES}

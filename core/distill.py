@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 
 import orjson
 import polars as pl
@@ -23,10 +23,12 @@ import polars as pl
 from core.canonical import canonical_json, canonical_text
 from core.contracts import DISTILL_DATASETS, DISTILL_SCORES
 from core.perf import paused_gc
+from core.progress import Progress
 from core.scoring import NOT_SCORED, SCORER, SCORER_VERSION, score_record
 
 DEFAULT_EVAL_RATIO = 0.1
 DISTILL_INPUT = ("evidence_id", "kind", "path", "payload")  # the evidence columns scores and datasets read
+PROGRESS_ROWS = 8192  # rows scored between two progress counts (a call per row would cost more than it tells)
 
 
 def example_id_of(dataset: str, example: bytes) -> str:
@@ -118,12 +120,13 @@ def context_rows(rows: pl.DataFrame, only: pl.Series) -> pl.DataFrame:
 
 
 def build_scores(records: pl.DataFrame, source: str, day: dt.date,
-                 only: Collection[str] | None = None) -> pl.DataFrame:
+                 only: Collection[str] | None = None, report: Callable[[str], None] | None = None) -> pl.DataFrame:
     """distill/scores rows for the current scorer version.
 
     ``only``: score just these evidence ids (a sampled check), each with the context of the whole
     partition, so a sampled row is exactly the row the full build gives. The context is computed in
-    polars, so only the payloads of the scored rows are parsed.
+    polars, so only the payloads of the scored rows are parsed. ``report`` receives a progress message
+    now and then (``core.progress``).
     """
     with paused_gc():
         rows = records.select("evidence_id", "kind", "path", "payload")
@@ -136,7 +139,10 @@ def build_scores(records: pl.DataFrame, source: str, day: dt.date,
             rows = rows.filter(pl.col("evidence_id").is_in(chosen.implode()))
         cols: dict[str, list] = {c: [] for c in ("evidence_id", "kind", "path", "score", "category", "reasons",
                                                  "features")}
-        for eid, kind, path, text, diagnostics, syntax, dup_content, dup_name in rows.iter_rows():
+        progress = Progress(f"distill of {source} {day}: scored", rows.height, "records", report)
+        for i, (eid, kind, path, text, diagnostics, syntax, dup_content, dup_name) in enumerate(rows.iter_rows()):
+            if i % PROGRESS_ROWS == PROGRESS_ROWS - 1:
+                progress.advance(PROGRESS_ROWS)
             payload = parsed_payload(text)
             ctx = {"file_diagnostics": diagnostics, "syntax_error": syntax}
             if isinstance(payload, dict):

@@ -13,7 +13,7 @@ import datetime as dt
 import hashlib
 import zlib
 from collections import Counter, deque
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -32,6 +32,7 @@ from core.file_extraction import (  # noqa: F401 (re-exported)
 )
 from core.objects import ObjectStore
 from core.perf import paused_gc
+from core.progress import Progress
 from core.readers.entries import lang_hint
 from core.stream_extraction import iter_stream_chunks
 
@@ -146,19 +147,21 @@ def build_evidence(
     prior: pl.DataFrame | None = None,
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
     blocks: Mapping[str, Collection[int]] | None = None,
+    report: Callable[[str], None] | None = None,
 ) -> EvidenceResult:
     """Extract (or reuse) evidence for every row of a snapshot_files partition.
 
     ``blocks`` ({path: line block numbers}, ``core.check_sample``) extracts only those blocks of each
-    stream file's lines: what a sampled determinism check recomputes.
+    stream file's lines: what a sampled determinism check recomputes. ``report`` receives a progress
+    message now and then (``core.progress``): lines of a stream source, files to extract of the others.
     """
     with paused_gc():
         return _build(source, source_kind, day, files, store, time_field, recorded_at, prior, max_line_bytes,
-                      blocks)
+                      blocks, report)
 
 
 def _build(source, source_kind, day, files, store, time_field, recorded_at, prior, max_line_bytes,
-           blocks) -> EvidenceResult:
+           blocks, report) -> EvidenceResult:
     b = _Builder(source, day, recorded_at)
     find_ruff()  # ruff's version enters EXTRACTOR_VERSIONS before any reuse decision or record
     reuse = set()
@@ -171,6 +174,8 @@ def _build(source, source_kind, day, files, store, time_field, recorded_at, prio
     streams = [(path, obj, offsets or []) for path, status, obj, offsets in files.select(
         "path", "status", "object", "line_offsets").iter_rows() if status == "stored" and source_kind == "jsonl"]
     stream_chunks = iter_stream_chunks(store, source, streams, time_field, max_line_bytes, blocks=blocks)  # likewise
+    total, unit = (sum(len(o) for _, _, o in streams), "lines") if streams else (len(to_extract), "files")
+    progress = Progress(f"evidence of {source} {day}: extracted", total, unit, report)
     chunk_files: deque[tuple[str, list[str]]] = deque()  # (path, errors) of the current chunk's files
     reused_keys: list[tuple[str, str]] = []
     extracted = lines_in = duplicates = 0
@@ -189,6 +194,7 @@ def _build(source, source_kind, day, files, store, time_field, recorded_at, prio
                 for reject in chunk.rejects:
                     duplicates += reject.reason == "duplicate"
                     _line_reject(b, path, obj, reject)
+                progress.advance(chunk.records.height + len(chunk.rejects))
                 if chunk.last:
                     break
             continue
@@ -205,6 +211,7 @@ def _build(source, source_kind, day, files, store, time_field, recorded_at, prio
             chunk_files.extend(per_file)
         done_path, errors = chunk_files.popleft()
         assert done_path == path, (done_path, path)  # the pool keeps file order; anything else is a bug
+        progress.advance()
         for err in errors:
             b.reject(path, "extractor_error", err, obj=obj)
     records_df, rejects_df = b.frames()

@@ -29,6 +29,7 @@ from core.contracts import (
     typed_series,
 )
 from core.perf import paused_gc
+from core.progress import Progress
 from core.tokenize import term_counts
 
 MAX_DOC_CHARS = 20_000  # text indexed per evidence record
@@ -129,7 +130,8 @@ class PriorIndex:
 
 def build_indexes(records: pl.DataFrame | Callable[[], pl.DataFrame], source: str, day: dt.date,
                   prior: PriorIndex | None = None, with_manifest: bool = True,
-                  evidence_hash: str | None = None, hash_tables: bool = True) -> IndexBuild:
+                  evidence_hash: str | None = None, hash_tables: bool = True,
+                  report: Callable[[str], None] | None = None) -> IndexBuild:
     """All index tables for one partition of evidence/records, copying ``prior``'s rows of unchanged records.
 
     The result is the same, row for row, with or without ``prior`` (test). ``with_manifest=False``
@@ -144,9 +146,12 @@ def build_indexes(records: pl.DataFrame | Callable[[], pl.DataFrame], source: st
     ``records`` may be a function that reads them: the build then holds the only reference and drops
     the evidence once it has taken the rows it indexes (a caller's frame stays alive for the whole
     build: 4x stdlib, the evidence's strings held through the sort and the hashing).
+
+    ``report`` receives a progress message now and then (``core.progress``): documents indexed, then
+    the phase under way.
     """
     with paused_gc():
-        return _build(records, source, day, prior, with_manifest, evidence_hash, hash_tables)
+        return _build(records, source, day, prior, with_manifest, evidence_hash, hash_tables, report)
 
 
 # the evidence columns an index is built from; the others (locator, object, hashes, times) are not read
@@ -172,7 +177,8 @@ def reusable_ids(rows: pl.DataFrame, records: pl.DataFrame, prior: PriorIndex) -
 
 
 def _build(records: pl.DataFrame | Callable[[], pl.DataFrame], source: str, day: dt.date, prior: PriorIndex | None,
-           with_manifest: bool, evidence_hash: str | None, hash_tables: bool) -> IndexBuild:
+           with_manifest: bool, evidence_hash: str | None, hash_tables: bool,
+           report: Callable[[str], None] | None) -> IndexBuild:
     if callable(records):
         records = records()
     rows = records.filter(searched()).select(
@@ -185,7 +191,11 @@ def _build(records: pl.DataFrame | Callable[[], pl.DataFrame], source: str, day:
     reused = reusable_ids(rows, rows, prior) if prior is not None else pl.Series("evidence_id", [], pl.Utf8)
     if reused.len():
         rows = rows.filter(~pl.col("evidence_id").is_in(reused.implode()))
-    parts = list(iter_document_chunks(rows, source))
+    progress = Progress(f"index of {source} {day}", rows.height, "documents", report)
+    parts = []
+    for part in iter_document_chunks(rows, source):
+        parts.append(part)
+        progress.advance(part.documents.height)
     del rows
     # documents are numbered in evidence_id order across chunks, so row numbers sort as the ids do
     docs = pl.concat([p.documents for p in parts])
@@ -195,6 +205,7 @@ def _build(records: pl.DataFrame | Callable[[], pl.DataFrame], source: str, day:
     del parts
     # one chunk: a gather from a many-chunk string column copied the strings (4x stdlib: +360 MiB, one: +80)
     ids = docs["evidence_id"].rechunk()
+    progress.note(f"all {progress.total:,} documents tokenised; putting {counted.height:,} postings in term order")
     postings = in_term_order(counted)
     del counted
     lengths = postings.group_by("doc").agg(pl.col("tf").sum().alias("doc_len"))
@@ -223,6 +234,8 @@ def _build(records: pl.DataFrame | Callable[[], pl.DataFrame], source: str, day:
             [pl.col(c).cast(INDEX_SYMBOLS.polars_schema[c]) for c in _SYMBOL_COLUMNS])])
     tables[INDEX_SYMBOLS.table_id] = INDEX_SYMBOLS.frame(with_symbol_ids(symbol_rows, source), source, day)
     stats = sorted_document_frequencies(tables[INDEX_TERMS.table_id]["term"])
+    if with_manifest and hash_tables:
+        progress.note(f"hashing the {len(tables) + 1} index tables for the manifest")
     tables[INDEX_TERM_STATS.table_id] = INDEX_TERM_STATS.frame(stats, source, day)
     evidence_hash = evidence_hash or ""
     return IndexBuild(tables, manifest(tables, evidence_hash, source, day) if with_manifest and hash_tables else None,

@@ -13,6 +13,8 @@ from core.contracts import contract_for
 from core.lake import write_partitions
 from resources.lake import LakeResource
 
+ANNOUNCED_WRITE_ROWS = 1_000_000  # a write of this many rows is logged when it starts
+
 
 class DeltaPartitionIOManager(dg.ConfigurableIOManager):
     lake: dg.ResourceDependency[LakeResource]
@@ -29,6 +31,9 @@ class DeltaPartitionIOManager(dg.ConfigurableIOManager):
         except Exception:  # direct IO-manager calls in notebooks have no run
             run_id = "none"
         scope = (context.definition_metadata or {}).get("write_scope")  # e.g. {"scorer_version": ["1.0.0"]}
+        if obj.height >= ANNOUNCED_WRITE_ROWS:  # 32M postings take 15-20 s to write: say so before, not only after
+            context.log.info(f"writing {obj.height:,} rows to {contract.table_id} "
+                             f"({', '.join(f'{s} {d}' for s, d in partitions)})")
         receipt = write_partitions(
             self.lake.root_uri,
             contract,
