@@ -248,13 +248,20 @@ def in_term_order(counted: pl.DataFrame) -> pl.DataFrame:
     A term becomes its rank in the sorted vocabulary (an enum of it) and each posting one 64-bit key
     (rank, doc), sorted by one arg_sort; the terms are gathered back from the vocabulary, sharing its
     strings. The multi-column sort row-encoded every term: 4x the stdlib's 4.95M postings +280 MiB
-    and 2.0-2.5 s, this way +190 MiB and 1.0 s, the same rows.
+    and 2.0-2.5 s, this way +190 MiB and 1.0 s, the same rows. 30M postings (1M synthetic sections):
+    7.6-8.1 -> 3.3-3.7 s with the streaming passes and single-chunk columns below.
     """
-    vocabulary = counted["term"].unique().sort()
-    rank = counted["term"].cast(pl.Enum(vocabulary)).to_physical()
-    order = (rank.cast(pl.UInt64) * (1 << 32) + counted["doc"].cast(pl.UInt64)).arg_sort()
-    return pl.DataFrame({"term": vocabulary.gather(rank.gather(order)), "doc": counted["doc"].gather(order),
-                         "tf": counted["tf"].gather(order)})
+    # both passes over the terms on the streaming engine, which spreads them over the cores: 30M postings in
+    # 400 chunks, unique 1.6 -> 0.5 s and the enum 3.1 -> 1.5 s against the Series methods
+    terms = counted.lazy().select("term")
+    vocabulary = terms.unique().collect(engine="streaming")["term"].sort()
+    # one chunk each (a chunk per 10k documents as built): gathers from 400 chunks ran 3.3 s, from one 0.9 s
+    rank = terms.select(pl.col("term").cast(pl.Enum(vocabulary)).to_physical()).collect(
+        engine="streaming")["term"].rechunk()
+    doc, tf = counted["doc"].rechunk(), counted["tf"].rechunk()
+    order = (rank.cast(pl.UInt64) * (1 << 32) + doc.cast(pl.UInt64)).arg_sort()
+    return pl.DataFrame({"term": vocabulary.gather(rank.gather(order)), "doc": doc.gather(order),
+                         "tf": tf.gather(order)})
 
 
 def sorted_document_frequencies(terms: pl.Series) -> pl.DataFrame:
