@@ -249,7 +249,7 @@ def in_term_order(counted: pl.DataFrame) -> pl.DataFrame:
     (rank, doc), sorted by one arg_sort; the terms are gathered back from the vocabulary, sharing its
     strings. The multi-column sort row-encoded every term: 4x the stdlib's 4.95M postings +280 MiB
     and 2.0-2.5 s, this way +190 MiB and 1.0 s, the same rows. 30M postings (1M synthetic sections):
-    7.6-8.1 -> 3.3-3.7 s with the streaming passes and single-chunk columns below.
+    7.8-10.1 -> 4.1-6.0 s (a noisy host) with the streaming passes and single-chunk columns below.
     """
     # both passes over the terms on the streaming engine, which spreads them over the cores: 30M postings in
     # 400 chunks, unique 1.6 -> 0.5 s and the enum 3.1 -> 1.5 s against the Series methods
