@@ -16,11 +16,13 @@ import datetime as dt
 import os
 import sys
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -345,9 +347,17 @@ def _run_partitions(plan: list[tuple[str, dt.date]], kinds: dict[str, str], labe
 
             _run_in_workers(instance, todo, min(parallel, len(todo)), done, spec)
         else:
+            from resources.run_watch import RunWatch
+
             for source, day in todo:
                 progress.update(task, description=f"{label}: {source} {day}")
-                outcomes.append(_execute(instance, source, day, spec=spec))
+                run_id = str(uuid.uuid4())
+
+                def show(status: str, where: str = f"{label}: {source} {day}") -> None:
+                    progress.update(task, description=f"{where} · {escape(status)}")  # a log line is not markup
+
+                with RunWatch(instance, run_id, show):  # the step under way and its last progress line
+                    outcomes.append(_execute(instance, source, day, run_id=run_id, spec=spec))
                 progress.advance(task)
         progress.update(task, description=f"{label}: done")
     return sorted(outcomes, key=lambda o: (o.source, o.day))
@@ -389,7 +399,6 @@ def _run_in_workers(instance, todo: list[tuple[str, dt.date]], workers: int, don
     Partition writes are partition-exact and guarded, so concurrent runs never mix rows.
     """
     import multiprocessing
-    import uuid
     from multiprocessing.connection import wait
 
     ctx = multiprocessing.get_context("spawn")
@@ -970,7 +979,6 @@ def cmd_resolve(args: argparse.Namespace) -> int:
 def cmd_expand(args: argparse.Namespace) -> int:
     """Bounded slices of references in one budgeted step; every request leaves a receipt in replay/receipts."""
     import json
-    import uuid
 
     from core.expand import ExpandBudgets, Expander, ExpandError
     from core.lake import storage_options_from_env

@@ -139,7 +139,7 @@ def build_scores(records: pl.DataFrame, source: str, day: dt.date,
             rows = rows.filter(pl.col("evidence_id").is_in(chosen.implode()))
         cols: dict[str, list] = {c: [] for c in ("evidence_id", "kind", "path", "score", "category", "reasons",
                                                  "features")}
-        progress = Progress(f"distill of {source} {day}: scored", rows.height, "records", report)
+        progress = Progress("scored", rows.height, "records", report)
         for i, (eid, kind, path, text, diagnostics, syntax, dup_content, dup_name) in enumerate(rows.iter_rows()):
             if i % PROGRESS_ROWS == PROGRESS_ROWS - 1:
                 progress.advance(PROGRESS_ROWS)

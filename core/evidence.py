@@ -175,7 +175,7 @@ def _build(source, source_kind, day, files, store, time_field, recorded_at, prio
         "path", "status", "object", "line_offsets").iter_rows() if status == "stored" and source_kind == "jsonl"]
     stream_chunks = iter_stream_chunks(store, source, streams, time_field, max_line_bytes, blocks=blocks)  # likewise
     total, unit = (sum(len(o) for _, _, o in streams), "lines") if streams else (len(to_extract), "files")
-    progress = Progress(f"evidence of {source} {day}: extracted", total, unit, report)
+    progress = Progress("extracted", total, unit, report)
     chunk_files: deque[tuple[str, list[str]]] = deque()  # (path, errors) of the current chunk's files
     reused_keys: list[tuple[str, str]] = []
     extracted = lines_in = duplicates = 0

@@ -192,7 +192,7 @@ def _build(records: pl.DataFrame | Callable[[], pl.DataFrame], source: str, day:
     reused = reusable_ids(rows, rows, prior) if prior is not None else pl.Series("evidence_id", [], pl.Utf8)
     if reused.len():
         rows = rows.filter(~pl.col("evidence_id").is_in(reused.implode()))
-    progress = Progress(f"index of {source} {day}", rows.height, "documents", report)
+    progress = Progress("indexed", rows.height, "documents", report)
     parts = []
     for part in iter_document_chunks(rows, source):
         parts.append(part)

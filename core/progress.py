@@ -56,18 +56,21 @@ class Progress:
             self.report(self.message(now))
 
     def note(self, text: str) -> None:
-        """``what: text`` (a phase that follows, e.g. a sort) when the interval has passed since the last message."""
+        """``text`` (the phase that follows, e.g. a sort) when the interval has passed since the last message."""
         now = self.clock()
         if now - self.last >= self.every_s:
             self.last = now
-            self.report(f"{self.what}: {text}")
+            self.report(text)
 
     def message(self, now: float | None = None) -> str:
-        """``what: 400,000 of 1,000,000 lines (40%), 52,300 lines/s, about 11 s left``."""
+        """``extracted 400,000 of 1,000,000 lines (40%), 52,300 lines/s, about 11 s left`` (``what`` = extracted).
+
+        No partition in it: the run and the step that log it say which.
+        """
         now = self.clock() if now is None else now
         elapsed = max(now - self.started, 1e-9)
         rate = self.done / elapsed
-        text = f"{self.what}: {self.done:,} of {self.total:,} {self.unit}"
+        text = f"{self.what} {self.done:,} of {self.total:,} {self.unit}"
         if self.total:
             text += f" ({min(self.done / self.total, 1.0):.0%})"
         text += f", {rate:,.0f} {self.unit}/s"

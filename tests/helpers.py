@@ -114,7 +114,8 @@ def utc_today() -> dt.date:
 
 
 def materialize_all(
-    instance: dg.DagsterInstance, lake_root: Path, sources_file: Path, source: str, day: dt.date
+    instance: dg.DagsterInstance, lake_root: Path, sources_file: Path, source: str, day: dt.date,
+    run_id: str | None = None,
 ) -> dg.ExecuteInProcessResult:
     """Run main_job (every asset and check) for one partition, as `evidence-lake run` does."""
     from assets.partitions import SOURCES_PARTITIONS_NAME, partition_key
@@ -123,7 +124,8 @@ def materialize_all(
     if source not in instance.get_dynamic_partitions(SOURCES_PARTITIONS_NAME):
         instance.add_dynamic_partitions(SOURCES_PARTITIONS_NAME, [source])
     job = build_definitions(resources_for(lake_root, sources_file)).resolve_job_def("main_job")
-    return job.execute_in_process(partition_key=partition_key(source, day), instance=instance, raise_on_error=False)
+    return job.execute_in_process(partition_key=partition_key(source, day), instance=instance, raise_on_error=False,
+                                  run_id=run_id)
 
 
 def check_results(result: dg.ExecuteInProcessResult) -> dict[str, bool]:
