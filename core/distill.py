@@ -210,10 +210,13 @@ def build_datasets(records: pl.DataFrame, scores: pl.DataFrame, source: str, day
             add("preference", [g_id, b_id], {"prompt": g_prompt, "chosen": g_response,
                                              "rejected": b_response or "", "task_id": task})
     cols: dict[str, list] = {"dataset": [], "example_id": [], "split": [], "evidence_ids": [], "example": []}
-    for (dataset, example_id), (evidence_ids, example) in sorted(examples.items()):
+    for (dataset, example_id), (evidence_ids, example) in examples.items():
         cols["dataset"].append(dataset)
         cols["example_id"].append(example_id)
         cols["split"].append(split_for(example_id, eval_ratio))
         cols["evidence_ids"].append(evidence_ids)
         cols["example"].append(example)
-    return DISTILL_DATASETS.frame(cols, source, day, scorer_version=SCORER_VERSION)
+    # rows in (dataset, example_id) order, unique: sorted by polars (UTF-8 byte order is code point order), not
+    # as Python tuples (275k kb lines' 90k examples: 0.45 s -> 0.03 s)
+    frame = DISTILL_DATASETS.frame(cols, source, day, scorer_version=SCORER_VERSION)
+    return frame.sort("dataset", "example_id")
