@@ -15,6 +15,7 @@ import contextlib
 import datetime as dt
 import os
 import sys
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -339,16 +340,51 @@ def _run_partitions(plan: list[tuple[str, dt.date]], kinds: dict[str, str], labe
     with Progress(*columns, console=err, transient=False) as progress:
         task = progress.add_task(label, total=len(plan))
         progress.advance(task, len(plan) - len(todo))
+        from resources.run_watch import RunWatch
+
         if parallel > 1 and len(todo) > 1:
+            statuses: dict[str, str] = {}  # "source day" of each running partition -> its step and progress line
+            watches: dict[str, RunWatch] = {}
+            lock = threading.Lock()  # statuses change from the watch threads and from this one
+
+            def render() -> None:
+                with lock:
+                    line = running_line(label, statuses)
+                progress.update(task, description=line)
+
+            def started(source: str, day: dt.date, run_id: str) -> None:
+                key = f"{source} {day}"
+                with lock:
+                    statuses[key] = ""
+
+                def show(status: str, key: str = key) -> None:
+                    with lock:
+                        if key in statuses:
+                            statuses[key] = status
+                    render()
+
+                watches[key] = RunWatch(instance, run_id, show)
+                watches[key].start()
+                render()
+
             def done(outcome: PartitionOutcome, running: list[str]) -> None:
+                key = f"{outcome.source} {outcome.day}"
+                watch = watches.pop(key, None)
+                if watch is not None:
+                    watch.stopped.set()
+                    watch.join()
+                with lock:
+                    statuses.pop(key, None)
                 outcomes.append(outcome)
-                progress.update(task, description=f"{label}: {len(running)} running ({', '.join(running)})")
+                render()
                 progress.advance(task)
 
-            _run_in_workers(instance, todo, min(parallel, len(todo)), done, spec)
+            try:
+                _run_in_workers(instance, todo, min(parallel, len(todo)), done, spec, started=started)
+            finally:
+                for watch in watches.values():
+                    watch.stopped.set()
         else:
-            from resources.run_watch import RunWatch
-
             for source, day in todo:
                 progress.update(task, description=f"{label}: {source} {day}")
                 run_id = str(uuid.uuid4())
@@ -389,9 +425,29 @@ def _worker_loop(conn, parent: int) -> None:
             conn.send(PartitionOutcome(source, day, "failed", message=f"{type(exc).__name__}: {exc}"))
 
 
+def running_line(label: str, statuses: dict[str, str]) -> str:
+    """The bar's description while partitions run in parallel: each one and its step, markup escaped.
+
+    ``run: 2 running · kb 2026-11-16: indexes: indexed 240,000 of 1,… · self 2026-11-30: evidence``
+    """
+    if not statuses:
+        return f"{label}: between partitions"
+    parts = []
+    for key, status in statuses.items():
+        short = status if len(status) <= PARALLEL_STATUS_CHARS else status[:PARALLEL_STATUS_CHARS - 1] + "…"
+        parts.append(f"{key}: {short}" if short else key)
+    return escape(f"{label}: {len(statuses)} running · " + " · ".join(parts))
+
+
+PARALLEL_STATUS_CHARS = 40  # each running partition's status is cut to this many characters
+
+
 def _run_in_workers(instance, todo: list[tuple[str, dt.date]], workers: int, done,
-                    spec: JobSpec = JobSpec()) -> None:
+                    spec: JobSpec = JobSpec(), started=None) -> None:
     """Run partitions in ``workers`` spawned processes, one Dagster run per partition.
+
+    ``started(source, day, run_id)`` is called as each partition is handed to a worker, ``done(outcome,
+    running)`` as each ends.
 
     Each worker imports Dagster once and runs partitions one after another. A worker that
     dies (SIGKILL, OOM) fails only the partition it held: its run is marked failed in the
@@ -423,6 +479,8 @@ def _run_in_workers(instance, todo: list[tuple[str, dt.date]], workers: int, don
                 job = (source, day, str(uuid.uuid4()))
                 conn.send((*job, spec))
                 busy[conn] = (proc, job)
+                if started is not None:
+                    started(*job)
             sentinels = {proc.sentinel: conn for conn, (proc, _) in busy.items()}
             for ready in wait([*busy, *sentinels]):
                 conn = sentinels.get(ready, ready)
