@@ -151,11 +151,11 @@ def _add_lint(out: list[Extracted], errors: list[str], lint: LintOutcome) -> Non
         errors.append(f"{RUFF}: {type(exc).__name__}: {exc}"[:300])
 
 
-def records_frame(columns: dict[str, list]) -> pl.DataFrame:
+def records_frame(columns: dict[str, list | pl.Series]) -> pl.DataFrame:
     """evidence/records' varying columns (FILE_RECORD_COLUMNS, any order) typed by the contract, unstamped.
 
     ``event_time`` comes as epoch microseconds (or None). The one place these columns get their
-    types, for stream lines in the builder and for file rows in a worker alike.
+    types, for stream lines in a worker and for file rows alike; a column may come as a built Series.
     """
     schema = EVIDENCE_RECORDS.polars_schema
     names = [n for n in schema if n in columns]

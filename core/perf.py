@@ -36,9 +36,7 @@ def utf8_series(name: str, values: list[bytes]) -> pl.Series:
     ``join`` and one Arrow array, whatever the count.
     """
     ends = np.fromiter(map(len, values), dtype=np.int64, count=len(values)).cumsum()
-    offsets = np.concatenate([np.zeros(1, dtype=np.int64), ends])
-    array = pa.LargeStringArray.from_buffers(len(values), pa.py_buffer(offsets), pa.py_buffer(b"".join(values)))
-    return pl.Series(name, array, dtype=pl.Utf8)
+    return _string_series(name, np.concatenate([np.zeros(1, dtype=np.int64), ends]), b"".join(values))
 
 
 def hex_series(name: str, values: list[str], width: int = 64) -> pl.Series:
@@ -46,6 +44,10 @@ def hex_series(name: str, values: list[str], width: int = 64) -> pl.Series:
     joined = "".join(values).encode("ascii")
     if len(joined) != width * len(values):
         raise ValueError(f"{name}: every value must have {width} ASCII characters")
-    offsets = np.arange(0, width * len(values) + 1, width, dtype=np.int64)
-    array = pa.LargeStringArray.from_buffers(len(values), pa.py_buffer(offsets), pa.py_buffer(joined))
+    return _string_series(name, np.arange(0, width * len(values) + 1, width, dtype=np.int64), joined)
+
+
+def _string_series(name: str, offsets: np.ndarray, data: bytes) -> pl.Series:
+    """The strings ``data[offsets[i]:offsets[i + 1]]`` as one column (an Arrow array over the two buffers)."""
+    array = pa.LargeStringArray.from_buffers(len(offsets) - 1, pa.py_buffer(offsets), pa.py_buffer(data))
     return pl.Series(name, array, dtype=pl.Utf8)

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 import polars as pl
 
 from core import check_sample
-from core.contracts import EVIDENCE_RECORDS
 from core.extract.base import EXTRACTOR_VERSIONS
 from core.extract.streams import (
     BOM,
@@ -29,7 +28,7 @@ from core.extract.streams import (
     process_lines,
     refused_unparsed,
 )
-from core.file_extraction import FILE_RECORD_COLUMNS, line_evidence_ids, line_locators
+from core.file_extraction import FILE_RECORD_COLUMNS, line_evidence_ids, line_locators, records_frame
 from core.objects import ObjectStore
 from core.perf import hex_series, paused_gc, utf8_series
 from core.pool import in_order, workers_setting
@@ -65,17 +64,16 @@ def stream_frame(source: str, path: str, obj: str, records: list[StreamRecord]) 
     kinds = [r.kind for r in records]
     offsets = [r.line_offset for r in records]
     digests = [sha256(p).hexdigest() for p in payloads]
-    frame = pl.DataFrame([
-        hex_series("evidence_id", line_evidence_ids(source, path, version, kinds, offsets, digests)),
-        pl.Series("kind", kinds, dtype=pl.Utf8),
-        pl.Series("line_start", offsets, dtype=pl.Int64),
-        utf8_series("payload", payloads),  # canonical JSON: valid UTF-8
-        hex_series("payload_sha256", digests),
-        pl.Series("payload_crc32", [crc32(p) for p in payloads], dtype=pl.Int64),  # unsigned: & 0xffffffff is a no-op
-        pl.Series("event_time", [r.event_us for r in records], dtype=pl.Int64),
-    ])
+    frame = records_frame({
+        "evidence_id": hex_series("evidence_id", line_evidence_ids(source, path, version, kinds, offsets, digests)),
+        "kind": kinds,
+        "line_start": offsets,
+        "payload": utf8_series("payload", payloads),  # canonical JSON: valid UTF-8
+        "payload_sha256": hex_series("payload_sha256", digests),
+        "payload_crc32": [crc32(p) for p in payloads],  # unsigned already: & 0xffffffff is a no-op
+        "event_time": [r.event_us for r in records],
+    })
     return frame.with_columns(
-        pl.col("event_time").cast(EVIDENCE_RECORDS.polars_schema["event_time"]),
         line_locators(pl.col("line_start")).alias("locator"),
         pl.lit(path, pl.Utf8).alias("path"),
         (pl.col("line_start") + 1).alias("line_end"),
