@@ -343,38 +343,27 @@ def _run_partitions(plan: list[tuple[str, dt.date]], kinds: dict[str, str], labe
         from resources.run_watch import RunWatch
 
         if parallel > 1 and len(todo) > 1:
-            statuses: dict[str, str] = {}  # "source day" of each running partition -> its step and progress line
-            watches: dict[str, RunWatch] = {}
-            lock = threading.Lock()  # statuses change from the watch threads and from this one
+            watches: dict[str, RunWatch] = {}  # "source day" of each running partition -> the watch of its run
+            lock = threading.Lock()  # watches change here while their threads render
 
             def render() -> None:
                 with lock:
-                    line = running_line(label, statuses)
+                    line = running_line(label, {key: watch.shown for key, watch in watches.items()})
                 progress.update(task, description=line)
 
             def started(source: str, day: dt.date, run_id: str) -> None:
-                key = f"{source} {day}"
+                watch = RunWatch(instance, run_id, lambda _status: render())
                 with lock:
-                    statuses[key] = ""
-
-                def show(status: str, key: str = key) -> None:
-                    with lock:
-                        if key in statuses:
-                            statuses[key] = status
-                    render()
-
-                watches[key] = RunWatch(instance, run_id, show)
-                watches[key].start()
+                    watches[f"{source} {day}"] = watch
+                watch.start()
                 render()
 
-            def done(outcome: PartitionOutcome, running: list[str]) -> None:
-                key = f"{outcome.source} {outcome.day}"
-                watch = watches.pop(key, None)
-                if watch is not None:
+            def done(outcome: PartitionOutcome) -> None:
+                with lock:
+                    watch = watches.pop(f"{outcome.source} {outcome.day}", None)
+                if watch is not None:  # joined outside the lock: its thread may be waiting on it to render
                     watch.stopped.set()
                     watch.join()
-                with lock:
-                    statuses.pop(key, None)
                 outcomes.append(outcome)
                 render()
                 progress.advance(task)
@@ -446,8 +435,8 @@ def _run_in_workers(instance, todo: list[tuple[str, dt.date]], workers: int, don
                     spec: JobSpec = JobSpec(), started=None) -> None:
     """Run partitions in ``workers`` spawned processes, one Dagster run per partition.
 
-    ``started(source, day, run_id)`` is called as each partition is handed to a worker, ``done(outcome,
-    running)`` as each ends.
+    ``started(source, day, run_id)`` is called as each partition is handed to a worker, ``done(outcome)``
+    as each ends.
 
     Each worker imports Dagster once and runs partitions one after another. A worker that
     dies (SIGKILL, OOM) fails only the partition it held: its run is marked failed in the
@@ -498,7 +487,7 @@ def _run_in_workers(instance, todo: list[tuple[str, dt.date]], workers: int, don
                     _mark_run_failed(instance, run_id, outcome.message)
                     if queue:
                         start()
-                done(outcome, [f"{s} {d}" for _, (s, d, _) in busy.values()])
+                done(outcome)
     finally:
         for conn, _ in idle:
             with contextlib.suppress(OSError):

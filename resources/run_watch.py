@@ -23,7 +23,6 @@ class RunStatus:
     def __init__(self) -> None:
         self.step: str | None = None
         self.note: str | None = None  # the current step's last log message
-        self.steps_done = 0
 
     def fold(self, records: Iterable[dg.EventLogRecord]) -> None:
         """Take in records (in storage order): a step's start resets the note; its log lines set it."""
@@ -36,9 +35,6 @@ class RunStatus:
                 continue
             if event.event_type == dg.DagsterEventType.STEP_START:
                 self.step, self.note = event.step_key, None
-            elif event.event_type in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE,
-                                      dg.DagsterEventType.STEP_SKIPPED):
-                self.steps_done += 1
 
     def text(self) -> str:
         """``indexes: indexed 240,000 of 1,000,000 documents (24%), …``, or ``""`` before any step started."""
@@ -63,7 +59,7 @@ class RunWatch(threading.Thread):
         self.status = RunStatus()
         self.cursor: str | None = None
         self.stopped = threading.Event()
-        self._shown = ""
+        self.shown = ""  # the status last handed to ``show`` ("" before any)
 
     def poll(self) -> None:
         """Read the records added since the last poll and show the status if it changed."""
@@ -77,8 +73,8 @@ class RunWatch(threading.Thread):
             if not page.has_more:
                 break
         text = self.status.text()
-        if text and text != self._shown:
-            self._shown = text
+        if text and text != self.shown:
+            self.shown = text
             self.show(text)
 
     def run(self) -> None:
