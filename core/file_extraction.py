@@ -6,6 +6,7 @@ process left its pool warm: ``core.pool.WARM``), chunks of files go to a spawn p
 worker opens the objects store itself and runs ruff on its own chunk); the rows are exactly what
 one process makes, because each file's rows depend on that file alone and the order is kept.
 ``EVIDENCE_LAKE_WORKERS`` sets the pool size (default: the machine's cores; 1 turns the pool off).
+``prestart_extraction`` starts that pool ahead, from the snapshot step, when a run will extract every file.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from core.extract.markdown import extract_links, extract_sections
 from core.extract.python_imports import extract_imports
 from core.extract.python_symbols import extract_symbols
 from core.extract.ruff_lint import EXTRACTOR as RUFF
-from core.extract.ruff_lint import lint
+from core.extract.ruff_lint import find_ruff, lint
 from core.extract.ruff_lint import to_evidence as ruff_evidence
 from core.extract.text_metrics import extract_diagnostics, extract_metrics
 from core.objects import ObjectStore
@@ -205,6 +206,19 @@ def _worker_chunk(lake_root: str, storage_options: dict | None, source: str,
                   items: list[tuple[str, str]]) -> ChunkResult:
     with paused_gc():  # as in build_evidence: ASTs are many small objects, and gc passes over them cost 2x
         return extract_chunk(ObjectStore(lake_root, storage_options), source, items)
+
+
+def warm_worker() -> None:
+    """What a worker's first chunk would otherwise wait for, done as the worker starts: this module's imports
+    (polars, the extractors; made by unpickling this function) and ruff's version probe."""
+    find_ruff()
+
+
+def prestart_extraction(files: int, workers: int | None = None) -> bool:
+    """Start the extraction pool now if extracting ``files`` files will use it (``iter_extracted``'s rule), so
+    its workers start while the caller (the snapshot step) still works; True when it was started."""
+    workers = workers_setting() if workers is None else workers
+    return files >= POOL_MIN_FILES and WARM.prestart(workers, warm_worker)
 
 
 def iter_extracted(store: ObjectStore, source: str, items: list[tuple[str, str]], workers: int | None = None,

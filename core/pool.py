@@ -63,6 +63,7 @@ def spawn_pool(workers: int, initializer: Callable | None = None, initargs: tupl
 
 
 KEEP_WARM_S = 10.0  # an idle kept-warm pool is shut down after this long
+PRESTART_HOLD_S = 60.0  # a pool started ahead of its first use waits this long for it (see _WarmPool.prestart)
 
 
 class _WarmPool:
@@ -112,11 +113,36 @@ class _WarmPool:
             finally:
                 if not kept:  # broken, or its user stopped early: work may still be queued in it
                     self._close()
-            self.timer = threading.Timer(KEEP_WARM_S, self.close)
-            self.timer.daemon = True
-            self.timer.start()
+            self._idle_timer(KEEP_WARM_S)
         finally:
             self.lock.release()
+
+    def prestart(self, workers: int, initializer: Callable[[], object]) -> bool:
+        """Start the pool's ``workers`` now, in the background, each running ``initializer`` (imports, probes)
+        as it starts: for a step that knows a later step of this process will borrow the pool, so the
+        workers' start overlaps its own work instead of delaying the borrower (the stdlib's evidence step
+        waited about a second for them). False, and nothing started, when the pool is in use or warm already.
+
+        Unused, it is shut down after ``PRESTART_HOLD_S``, like any idle warm pool after ``KEEP_WARM_S``.
+        """
+        if workers <= 1 or not self.lock.acquire(blocking=False):
+            return False
+        try:
+            if self._usable() and self.workers == workers:
+                return False
+            self._close()
+            self.pool, self.workers, self.environ = spawn_pool(workers, initializer), workers, dict(os.environ)
+            for _ in range(workers):  # a spawn pool starts one process per submit while none is idle
+                self.pool.submit(os.getpid)
+            self._idle_timer(PRESTART_HOLD_S)
+            return True
+        finally:
+            self.lock.release()
+
+    def _idle_timer(self, seconds: float) -> None:
+        self.timer = threading.Timer(seconds, self.close)
+        self.timer.daemon = True
+        self.timer.start()
 
     def close(self, wait: bool = False) -> None:
         """Shut the warm pool down (idle timeout, or at once); ``wait`` until its workers have exited."""

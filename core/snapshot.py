@@ -11,7 +11,7 @@ import datetime as dt
 import hashlib
 import os
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -165,8 +165,16 @@ def take_snapshot(
     store: ObjectStore | None,
     today: dt.date | None = None,
     taken_at: dt.datetime | None = None,
+    on_read: Callable[[int], object] | None = None,
 ) -> SnapshotResult:
-    """Read the source for ``day`` and build both frames (storing bytes if ``store``)."""
+    """Read the source for ``day`` and build both frames (storing bytes if ``store``).
+
+    ``on_read`` gets the number of files read whole (status ``stored``) once the source is read, before
+    they are hashed and stored: the first moment their count is known (the asset starts the evidence
+    step's pool then).
+    """
     today = today or utc_today()
     entries, as_of = read_entries(source, day, today)
+    if on_read is not None:
+        on_read(sum(e.status == "stored" for e in entries))
     return build_snapshot(source, day, entries, as_of, taken_at or dt.datetime.now(dt.UTC), store)

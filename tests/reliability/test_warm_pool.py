@@ -99,3 +99,55 @@ def test_a_process_made_by_multiprocessing_exits_without_waiting_for_its_idle_wa
     if alive:
         child.kill()
     assert not alive and child.exitcode == 0
+
+
+STARTED = "EVIDENCE_LAKE_WARM_POOL_TEST_STARTED"  # a folder each prestarted worker leaves its pid in
+
+
+def _note_start() -> None:
+    folder = os.environ[STARTED]
+    with open(os.path.join(folder, str(os.getpid())), "w"):
+        pass
+
+
+def _started(folder, count: int, seconds: float = 30.0) -> set[int]:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        pids = {int(p.name) for p in folder.iterdir()}
+        if len(pids) >= count:
+            return pids
+        time.sleep(0.05)
+    return {int(p.name) for p in folder.iterdir()}
+
+
+def test_a_prestarted_pool_starts_every_worker_before_any_use_and_the_next_user_gets_them(warm, monkeypatch,
+                                                                                          tmp_path):
+    monkeypatch.setenv(STARTED, str(tmp_path))
+    assert warm.prestart(2, _note_start)
+    started = _started(tmp_path, 2)  # nothing borrowed the pool yet: both workers ran the initializer
+    assert len(started) == 2 and os.getpid() not in started
+    assert not warm.prestart(2, _note_start)  # warm already: nothing new starts
+    pids, _ = _pids_and_marks()
+    assert pids == started
+    assert {int(p.name) for p in tmp_path.iterdir()} == started
+
+
+def test_a_pool_is_not_prestarted_for_one_worker_nor_while_it_is_in_use(warm, monkeypatch, tmp_path):
+    monkeypatch.setenv(STARTED, str(tmp_path))
+    assert not warm.prestart(1, _note_start) and warm.pool is None
+    results = in_order(_pid_after, [(0.2,)] * 4, 2, keep_warm=True)
+    first = next(results)  # the pool is borrowed while the generator is open
+    assert not warm.prestart(2, _note_start)
+    rest = list(results)
+    assert len(rest) == 3 and os.getpid() not in {first, *rest}
+    assert not list(tmp_path.iterdir())  # no worker ran the initializer
+
+
+def test_an_unused_prestarted_pool_is_shut_down(warm, monkeypatch, tmp_path):
+    monkeypatch.setenv(STARTED, str(tmp_path))
+    monkeypatch.setattr(pool_module, "PRESTART_HOLD_S", 1.0)
+    assert warm.prestart(2, _note_start)
+    started = _started(tmp_path, 2)
+    assert len(started) == 2
+    assert wait_gone(started, 15), "a prestarted pool nobody used outlived its hold"
+    assert warm.ready() == 0
