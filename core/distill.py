@@ -14,21 +14,25 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections import defaultdict
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 
 import orjson
 import polars as pl
+import pyarrow as pa
 
 from core.canonical import canonical_json, canonical_text
-from core.contracts import DISTILL_DATASETS, DISTILL_SCORES
+from core.contracts import DISTILL_DATASETS, DISTILL_SCORES, typed_series
 from core.perf import paused_gc
+from core.pool import WARM, in_order, workers_setting
 from core.progress import Progress
 from core.scoring import NOT_SCORED, SCORER, SCORER_VERSION, score_record
 
 DEFAULT_EVAL_RATIO = 0.1
 DISTILL_INPUT = ("evidence_id", "kind", "path", "payload")  # the evidence columns scores and datasets read
-PROGRESS_ROWS = 8192  # rows scored between two progress counts (a call per row would cost more than it tells)
+CHUNK_ROWS = 32_768  # rows scored, or made into examples, at a time (in a pool worker, or here)
+POOL_MIN_ROWS = 200_000  # fewer rows go to a pool only when one is warm (core.pool.WARM): no worker starts for them
+WARM_POOL_MIN_ROWS = 20_000  # and not even then below this
+SCORE_COLUMNS = ("evidence_id", "kind", "path", "score", "category", "reasons", "features")
 
 
 def example_id_of(dataset: str, example: bytes) -> str:
@@ -137,12 +141,47 @@ def build_scores(records: pl.DataFrame, source: str, day: dt.date,
         rows = context_frame(rows).filter(~pl.col("kind").is_in(NOT_SCORED))
         if only is not None:
             rows = rows.filter(pl.col("evidence_id").is_in(chosen.implode()))
-        cols: dict[str, list] = {c: [] for c in ("evidence_id", "kind", "path", "score", "category", "reasons",
-                                                 "features")}
         progress = Progress("scored", rows.height, "records", report)
-        for i, (eid, kind, path, text, diagnostics, syntax, dup_content, dup_name) in enumerate(rows.iter_rows()):
-            if i % PROGRESS_ROWS == PROGRESS_ROWS - 1:
-                progress.advance(PROGRESS_ROWS)
+        parts = []
+        for part in in_chunks(score_chunk, rows):
+            parts.append(part)
+            progress.advance(part.height)
+    return DISTILL_SCORES.frame(pl.concat(parts), source, day, scorer=SCORER, scorer_version=SCORER_VERSION)
+
+
+def in_chunks(fn: Callable[[pa.Table], object], rows: pl.DataFrame) -> Iterator:
+    """``fn`` of consecutive ``CHUNK_ROWS`` slices of ``rows`` (one, empty, of no rows), in order; in the warm
+    spawn pool when that pays (``pool_workers``). Slices go as Arrow: it crosses to a worker in a fifth of
+    a polars pickle's time.
+
+    Each row's output depends on that row alone (and on columns computed over the partition before),
+    so the chunks joined in order are one pass's output, whatever the worker count (test).
+    """
+    workers = pool_workers(rows.height)
+    tasks = ((rows.slice(start, CHUNK_ROWS).to_arrow(),) for start in range(0, max(rows.height, 1), CHUNK_ROWS))
+    if workers <= 1 or rows.height <= CHUNK_ROWS:
+        return (fn(*task) for task in tasks)
+    return in_order(fn, tasks, workers, keep_warm=True)
+
+
+def pool_workers(rows: int) -> int:
+    """Processes to score ``rows`` rows in: the pool's (``EVIDENCE_LAKE_WORKERS``) from ``POOL_MIN_ROWS``, or
+    from ``WARM_POOL_MIN_ROWS`` when the pool an earlier step left warm is there; else 1 (this process).
+
+    A 1M-line kb day scores and makes examples of 1M sessions: 9.6 + 8.8 s in one process. The stdlib's
+    86k symbols score in 1.0 s, about what starting two workers costs, so only a warm pool takes them.
+    """
+    workers = workers_setting()
+    if workers > 1 and (rows >= POOL_MIN_ROWS or (rows >= WARM_POOL_MIN_ROWS and WARM.ready() == workers)):
+        return workers
+    return 1
+
+
+def score_chunk(rows: pa.Table) -> pl.DataFrame:
+    """``SCORE_COLUMNS`` of the scored rows of a chunk of ``context_frame``'s rows, in their order."""
+    cols: dict[str, list] = {c: [] for c in SCORE_COLUMNS}
+    with paused_gc():  # a payload dict per row, freed by reference counting
+        for eid, kind, path, text, diagnostics, syntax, dup_content, dup_name in pl.from_arrow(rows).iter_rows():
             payload = parsed_payload(text)
             ctx = {"file_diagnostics": diagnostics, "syntax_error": syntax}
             if isinstance(payload, dict):
@@ -158,7 +197,16 @@ def build_scores(records: pl.DataFrame, source: str, day: dt.date,
             cols["category"].append(result.category)
             cols["reasons"].append(result.reasons)
             cols["features"].append(canonical_text(result.features))
-    return DISTILL_SCORES.frame(cols, source, day, scorer=SCORER, scorer_version=SCORER_VERSION)
+    schema = DISTILL_SCORES.polars_schema
+    return pl.DataFrame([typed_series(c, cols[c], schema[c]) for c in SCORE_COLUMNS])
+
+
+Examples = dict[tuple[str, str], tuple[list[str], str]]  # (dataset, example_id) -> (sorted evidence ids, text)
+EXAMPLES_SCHEMA = pa.schema([("dataset", pa.string()), ("example_id", pa.string()),
+                             ("evidence_ids", pa.list_(pa.string())), ("example", pa.string())])
+# the sessions that may pair, in row order: their prompt and response, not their parsed payloads (1M kb lines: the
+# 545k session dicts held until the pairs were made took the step's peak from ~1.9 to 3.2 GiB)
+SIDES_SCHEMA = pa.schema([(name, pa.string()) for name in ("task", "side", "evidence_id", "prompt", "response")])
 
 
 def build_datasets(records: pl.DataFrame, scores: pl.DataFrame, source: str, day: dt.date,
@@ -171,52 +219,83 @@ def build_datasets(records: pl.DataFrame, scores: pl.DataFrame, source: str, day
         # sections; the other rows' payloads are not parsed (the stdlib: 86k parsed -> 9.5k)
         (pl.col("kind") == "session") | (pl.col("kind").is_in(["symbol", "section"])
                                          & (pl.col("category") == "accepted"))).sort("evidence_id")
-    examples: dict[tuple[str, str], tuple[list[str], str]] = {}
-
-    def add(dataset: str, evidence_ids: list[str], example: dict) -> None:
-        text = canonical_json(example, known_finite=True)  # strings and values orjson parsed: no NaN or Infinity
-        example_id = example_id_of(dataset, text)
-        if (dataset, example_id) not in examples:
-            examples[dataset, example_id] = (sorted(evidence_ids), text.decode("utf-8"))
-
-    # per task, its sessions' (id, prompt, response) on each side: not their parsed payloads (1M kb lines: the
-    # 545k session dicts held until the pairs were made took the step's peak from ~1.9 to 3.2 GiB)
-    by_task: dict[str, dict[str, list[tuple[str, object, object]]]] = defaultdict(lambda: {"good": [], "bad": []})
-    for eid, kind, path, payload_text, category in joined.iter_rows():
-        p = parsed_payload(payload_text)
-        if not isinstance(p, dict):
-            continue
-        if kind == "session":
-            prompt, response = p.get("prompt"), p.get("response")
-            if not (isinstance(prompt, str) and prompt and isinstance(response, str)):
-                continue
-            if category == "accepted" and response.strip():
-                add("sft", [eid], {"instruction": prompt, "response": response, "origin": "session"})
-            task = session_task(p)
-            if task is not None:
-                side = "good" if category == "accepted" else "bad" if category == "rejected" or (
-                    category == "needs_human_review" and not p.get("grounded_in_roster")) else None
-                if side:
-                    by_task[task][side].append((eid, prompt, response))
-        elif kind == "symbol" and category == "accepted" and p.get("doc"):
-            signature = p.get("signature") or ""
-            add("sft", [eid], {"instruction": f"Explain what `{p.get('qualified_name')}{signature}` does.",
-                               "response": p["doc"], "origin": "symbol", "path": path})
-        elif kind == "section" and category == "accepted":
-            add("rag", [eid], {"path": path, "heading_path": p.get("heading_path") or [], "text": p.get("text", "")})
-    for task in sorted(by_task):
-        good, bad = by_task[task]["good"], by_task[task]["bad"]
-        for (g_id, g_prompt, g_response), (b_id, _, b_response) in zip(good, bad, strict=False):
-            add("preference", [g_id, b_id], {"prompt": g_prompt, "chosen": g_response,
-                                             "rejected": b_response or "", "task_id": task})
-    cols: dict[str, list] = {"dataset": [], "example_id": [], "split": [], "evidence_ids": [], "example": []}
-    for (dataset, example_id), (evidence_ids, example) in examples.items():
-        cols["dataset"].append(dataset)
-        cols["example_id"].append(example_id)
-        cols["split"].append(split_for(example_id, eval_ratio))
-        cols["evidence_ids"].append(evidence_ids)
-        cols["example"].append(example)
+    parts, sides = [], []
+    for part, side in in_chunks(example_chunk, joined):  # in evidence id order: of two equal examples, the first
+        parts.append(pl.from_arrow(part))
+        sides.append(pl.from_arrow(side))
+    preference: Examples = {}
+    for task, g_id, g_prompt, g_response, b_id, b_response in preference_pairs(pl.concat(sides)).iter_rows():
+        add_example(preference, "preference", [g_id, b_id], {"prompt": g_prompt, "chosen": g_response,
+                                                             "rejected": b_response or "", "task_id": task})
+    examples = pl.concat([*parts, pl.from_arrow(examples_table(preference))]).unique(
+        ["dataset", "example_id"], keep="first", maintain_order=True)
+    splits = [split_for(example_id, eval_ratio) for example_id in examples["example_id"].to_list()]
     # rows in (dataset, example_id) order, unique: sorted by polars (UTF-8 byte order is code point order), not
     # as Python tuples (275k kb lines' 90k examples: 0.45 s -> 0.03 s)
-    frame = DISTILL_DATASETS.frame(cols, source, day, scorer_version=SCORER_VERSION)
+    frame = DISTILL_DATASETS.frame(examples.with_columns(pl.Series("split", splits, pl.Utf8)), source, day,
+                                   scorer_version=SCORER_VERSION)
     return frame.sort("dataset", "example_id")
+
+
+
+def add_example(examples: Examples, dataset: str, evidence_ids: list[str], example: dict) -> None:
+    """``example`` under its content id, unless an example with that id is there already (the first wins)."""
+    text = canonical_json(example, known_finite=True)  # strings and values orjson parsed: no NaN or Infinity
+    example_id = example_id_of(dataset, text)
+    if (dataset, example_id) not in examples:
+        examples[dataset, example_id] = (sorted(evidence_ids), text.decode("utf-8"))
+
+
+def examples_table(examples: Examples) -> pa.Table:
+    """``examples`` as rows of ``EXAMPLES_SCHEMA``, in insertion order."""
+    keys, values = list(examples), list(examples.values())
+    return pa.table([[k[0] for k in keys], [k[1] for k in keys], [v[0] for v in values], [v[1] for v in values]],
+                    schema=EXAMPLES_SCHEMA)
+
+
+def preference_pairs(sides: pl.DataFrame) -> pl.DataFrame:
+    """(task, good id, prompt, response, bad id, bad response) per preference pair: within a task the n-th
+    accepted session in evidence id order pairs with the n-th rejected one; tasks in code point order."""
+    ranked = [sides.filter(pl.col("side") == side).with_columns(pl.int_range(pl.len()).over("task").alias("n"))
+              for side in ("good", "bad")]
+    good, bad = (frame.select("task", "n", pl.col("evidence_id").alias(f"{side}_id"), "prompt",
+                              pl.col("response").alias(f"{side}_response"))
+                 for frame, side in zip(ranked, ("good", "bad"), strict=True))
+    return good.join(bad.drop("prompt"), on=["task", "n"], how="inner").sort("task", "n").select(
+        "task", "good_id", "prompt", "good_response", "bad_id", "bad_response")
+
+
+def example_chunk(joined: pa.Table) -> tuple[pa.Table, pa.Table]:
+    """The sft and rag examples of a chunk of ``build_datasets``' joined rows (``EXAMPLES_SCHEMA``, the first
+    of equal ones), and its sessions that may pair (``SIDES_SCHEMA``; pairs need every chunk's sessions of a
+    task), both in row order and as Arrow, which crosses from a worker without a Python object per value."""
+    examples: Examples = {}
+    sides: list[list[str]] = [[] for _ in SIDES_SCHEMA.names]
+    with paused_gc():
+        for eid, kind, path, payload_text, category in pl.from_arrow(joined).iter_rows():
+            p = parsed_payload(payload_text)
+            if not isinstance(p, dict):
+                continue
+            if kind == "session":
+                prompt, response = p.get("prompt"), p.get("response")
+                if not (isinstance(prompt, str) and prompt and isinstance(response, str)):
+                    continue
+                if category == "accepted" and response.strip():
+                    add_example(examples, "sft", [eid], {"instruction": prompt, "response": response,
+                                                         "origin": "session"})
+                task = session_task(p)
+                if task is not None:
+                    side = "good" if category == "accepted" else "bad" if category == "rejected" or (
+                        category == "needs_human_review" and not p.get("grounded_in_roster")) else None
+                    if side:
+                        for values, value in zip(sides, (task, side, eid, prompt, response), strict=True):
+                            values.append(value)
+            elif kind == "symbol" and category == "accepted" and p.get("doc"):
+                signature = p.get("signature") or ""
+                add_example(examples, "sft", [eid], {
+                    "instruction": f"Explain what `{p.get('qualified_name')}{signature}` does.", "response": p["doc"],
+                    "origin": "symbol", "path": path})
+            elif kind == "section" and category == "accepted":
+                add_example(examples, "rag", [eid], {"path": path, "heading_path": p.get("heading_path") or [],
+                                                     "text": p.get("text", "")})
+    return examples_table(examples), pa.table(sides, schema=SIDES_SCHEMA)

@@ -36,7 +36,7 @@ def test_a_kb_day_logs_progress_of_its_long_steps(tmp_path, monkeypatch):
     sources = write_sources(tmp_path / "sources.toml", {"kb": {"kind": "jsonl", "path": str(tmp_path / "kb")}})
     monkeypatch.setenv(PROGRESS_ENV, "0")
     monkeypatch.setattr(indexing, "TOKENISE_CHUNK_DOCS", 16)
-    monkeypatch.setattr(distill, "PROGRESS_ROWS", 8)
+    monkeypatch.setattr(distill, "CHUNK_ROWS", 8)  # a count after each chunk scored
     monkeypatch.setattr(delta, "ANNOUNCED_WRITE_ROWS", 50)
     with dg.DagsterInstance.ephemeral() as instance:
         result = materialize_all(instance, tmp_path / "lake", sources, "kb", DAY)
