@@ -23,7 +23,7 @@ import pyarrow as pa
 from core.canonical import canonical_json, canonical_text
 from core.contracts import DISTILL_DATASETS, DISTILL_SCORES, typed_series
 from core.perf import paused_gc
-from core.pool import WARM, in_order, workers_setting
+from core.pool import in_order, pool_size
 from core.progress import Progress
 from core.scoring import NOT_SCORED, SCORER, SCORER_VERSION, score_record
 
@@ -165,16 +165,13 @@ def in_chunks(fn: Callable[[pa.Table], object], rows: pl.DataFrame) -> Iterator:
 
 
 def pool_workers(rows: int) -> int:
-    """Processes to score ``rows`` rows in: the pool's (``EVIDENCE_LAKE_WORKERS``) from ``POOL_MIN_ROWS``, or
-    from ``WARM_POOL_MIN_ROWS`` when the pool an earlier step left warm is there; else 1 (this process).
+    """Processes to score ``rows`` rows in (``core.pool.pool_size``): from ``POOL_MIN_ROWS``, or from
+    ``WARM_POOL_MIN_ROWS`` on a warm pool.
 
     A 1M-line kb day scores and makes examples of 1M sessions: 9.6 + 8.8 s in one process. The stdlib's
     86k symbols score in 1.0 s, about what starting two workers costs, so only a warm pool takes them.
     """
-    workers = workers_setting()
-    if workers > 1 and (rows >= POOL_MIN_ROWS or (rows >= WARM_POOL_MIN_ROWS and WARM.ready() == workers)):
-        return workers
-    return 1
+    return pool_size(rows, POOL_MIN_ROWS, WARM_POOL_MIN_ROWS)
 
 
 def score_chunk(rows: pa.Table) -> pl.DataFrame:

@@ -37,6 +37,16 @@ def workers_setting() -> int:
     return value
 
 
+def pool_size(units: int, cold_min: int, warm_min: int) -> int:
+    """Processes to spread ``units`` of work over: the pool's (``workers_setting``) from ``cold_min`` units, or
+    from ``warm_min`` when the warm pool an earlier step left (``WARM``) is idle with as many workers, so no
+    worker has to start; else 1 (the caller's own process)."""
+    workers = workers_setting()
+    if workers > 1 and (units >= cold_min or (units >= warm_min and WARM.ready() == workers)):
+        return workers
+    return 1
+
+
 def _exit_when_orphaned(parent: int) -> None:
     while os.getppid() == parent:  # a new parent (init or a subreaper) means ours died
         time.sleep(PARENT_POLL_S)
