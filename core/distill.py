@@ -234,7 +234,6 @@ def build_datasets(records: pl.DataFrame, scores: pl.DataFrame, source: str, day
     return frame.sort("dataset", "example_id")
 
 
-
 def add_example(examples: Examples, dataset: str, evidence_ids: list[str], example: dict) -> None:
     """``example`` under its content id, unless an example with that id is there already (the first wins)."""
     text = canonical_json(example, known_finite=True)  # strings and values orjson parsed: no NaN or Infinity
