@@ -149,19 +149,25 @@ def build_scores(records: pl.DataFrame, source: str, day: dt.date,
     return DISTILL_SCORES.frame(pl.concat(parts), source, day, scorer=SCORER, scorer_version=SCORER_VERSION)
 
 
-def in_chunks(fn: Callable[[pa.Table], object], rows: pl.DataFrame) -> Iterator:
+def in_chunks(fn: Callable[[pl.DataFrame], object], rows: pl.DataFrame) -> Iterator:
     """``fn`` of consecutive ``CHUNK_ROWS`` slices of ``rows`` (one, empty, of no rows), in order; in the warm
-    spawn pool when that pays (``pool_workers``). Slices go as Arrow: it crosses to a worker in a fifth of
-    a polars pickle's time.
+    spawn pool when that pays (``pool_workers``). A slice goes to a worker as Arrow, which crosses in a
+    fifth of a polars pickle's time; here it is passed as it is.
 
     Each row's output depends on that row alone (and on columns computed over the partition before),
     so the chunks joined in order are one pass's output, whatever the worker count (test).
     """
+    starts = range(0, max(rows.height, 1), CHUNK_ROWS)
     workers = pool_workers(rows.height)
-    tasks = ((rows.slice(start, CHUNK_ROWS).to_arrow(),) for start in range(0, max(rows.height, 1), CHUNK_ROWS))
-    if workers <= 1 or rows.height <= CHUNK_ROWS:
-        return (fn(*task) for task in tasks)
-    return in_order(fn, tasks, workers, keep_warm=True)
+    if workers <= 1 or len(starts) < 2:
+        return (fn(rows.slice(start, CHUNK_ROWS)) for start in starts)
+    return in_order(_on_arrow, ((fn, rows.slice(start, CHUNK_ROWS).to_arrow()) for start in starts), workers,
+                    keep_warm=True)
+
+
+def _on_arrow(fn: Callable[[pl.DataFrame], object], rows: pa.Table) -> object:
+    """``fn`` of a slice that crossed to a pool worker as Arrow."""
+    return fn(pl.from_arrow(rows))
 
 
 def pool_workers(rows: int) -> int:
@@ -174,11 +180,11 @@ def pool_workers(rows: int) -> int:
     return pool_size(rows, POOL_MIN_ROWS, WARM_POOL_MIN_ROWS)
 
 
-def score_chunk(rows: pa.Table) -> pl.DataFrame:
+def score_chunk(rows: pl.DataFrame) -> pl.DataFrame:
     """``SCORE_COLUMNS`` of the scored rows of a chunk of ``context_frame``'s rows, in their order."""
     cols: dict[str, list] = {c: [] for c in SCORE_COLUMNS}
     with paused_gc():  # a payload dict per row, freed by reference counting
-        for eid, kind, path, text, diagnostics, syntax, dup_content, dup_name in pl.from_arrow(rows).iter_rows():
+        for eid, kind, path, text, diagnostics, syntax, dup_content, dup_name in rows.iter_rows():
             payload = parsed_payload(text)
             ctx = {"file_diagnostics": diagnostics, "syntax_error": syntax}
             if isinstance(payload, dict):
@@ -261,14 +267,14 @@ def preference_pairs(sides: pl.DataFrame) -> pl.DataFrame:
         "task", "good_id", "prompt", "good_response", "bad_id", "bad_response")
 
 
-def example_chunk(joined: pa.Table) -> tuple[pa.Table, pa.Table]:
+def example_chunk(joined: pl.DataFrame) -> tuple[pa.Table, pa.Table]:
     """The sft and rag examples of a chunk of ``build_datasets``' joined rows (``EXAMPLES_SCHEMA``, the first
     of equal ones), and its sessions that may pair (``SIDES_SCHEMA``; pairs need every chunk's sessions of a
     task), both in row order and as Arrow, which crosses from a worker without a Python object per value."""
     examples: Examples = {}
     sides: list[list[str]] = [[] for _ in SIDES_SCHEMA.names]
     with paused_gc():
-        for eid, kind, path, payload_text, category in pl.from_arrow(joined).iter_rows():
+        for eid, kind, path, payload_text, category in joined.iter_rows():
             p = parsed_payload(payload_text)
             if not isinstance(p, dict):
                 continue
