@@ -35,7 +35,7 @@ from core.tokenize import term_counts
 
 MAX_DOC_CHARS = 20_000  # text indexed per evidence record
 SNIPPET_CHARS = 200
-INDEX_BUILDER_VERSION = "1"  # bump whenever a change here alters any index row: prior rows are reused by it
+INDEX_BUILDER_VERSION = "2"  # bump whenever a change here alters any index row: prior rows are reused by it
 TOKENISE_CHUNK_DOCS = 10_000  # documents indexed at once: bounds token frames (stdlib: 20k +227 MiB, 10k +177)
 NAME_BOOST = 5  # a symbol's name counts this many times: hit@1 0.964 at 3, 0.975 at 5 (750 stdlib names)
 SEARCHABLE_KINDS = ("section", "symbol", "diagnostic", "session", "replay_run", "review_finding", "audit_score",

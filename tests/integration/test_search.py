@@ -197,6 +197,27 @@ def test_a_heading_finds_its_section_before_long_pages_that_mention_its_words(tm
     assert "Drift Evidence Lake Drift" not in top.snippet  # the boost is never shown
 
 
+def test_a_hash_finds_the_records_that_hold_it_and_no_other(tmp_path):
+    """A commit or object hash is one term: searching it finds the pages that quote it, not pages whose own
+    hashes share a run of letters or digits with it (split, "6f97fe6062d3" matched "6f97fe60aaaa" on 6, 97, fe, 60)."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "fix.md").write_text("# Fix\n\nReverted in commit 6f97fe6062d3.\n")
+    for i in range(20):
+        (src / f"other{i}.md").write_text(f"# Other {i}\n\nSee 6f97fe60aa{i:02d} and 97fe6062d3{i:02d}.\n")
+    store = ObjectStore(str(tmp_path / "lake"))
+    snap = take_snapshot(SourceConfig("d", "tree", src), DAY, store, today=DAY)
+    ev = build_evidence("d", "tree", DAY, snap.files, store, "ts", dt.datetime.now(dt.UTC))
+    built = build_indexes(ev.records, "d", DAY)
+    index = SearchIndex(built.tables["index/terms"], built.tables["index/documents"],
+                        built.tables["index/term_stats"], [("d", DAY)])
+    assert [h.path for h in index.search("6f97fe6062d3", k=10)] == ["fix.md"]
+    assert [h.path for h in index.search("6F97FE6062D3", k=10)] == ["fix.md"]  # one case, either case
+    assert [h.path for h in index.search("6f97fe60aa07", k=10)] == ["other7.md"]
+    terms = set(built.tables["index/terms"]["term"])
+    assert "6f97fe6062d3" in terms and not terms & {"97", "fe", "62", "d3"}
+
+
 def test_derived_replay_tasks_on_a_stdlib_subset_meet_the_issue_11_targets(stdlib_index):
     """Every derived task has one right answer, so the scorecard measures search: hit@10 >= 0.95, MRR >= 0.85."""
     from core.replay import derive_tasks

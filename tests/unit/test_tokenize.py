@@ -14,6 +14,17 @@ def test_identifiers_split_but_stay_whole():
     assert split_identifier("ÉtatCivil") == ["État", "Civil"]
 
 
+def test_numbers_and_hashes_stay_one_token():
+    """A hash's letter/digit runs name nothing: it is one token, found by itself and by nothing else."""
+    assert tokenize("commit 6f97fe6062d3 and 6F97FE60 at 20261207 x 7") == [
+        "commit", "6f97fe6062d3", "6f97fe60", "20261207", "7"]
+    assert tokenize("sha256 a1b2c3d HTTPServer2 6f97Fe60") == [  # too short, not hex, or mixed case: split
+        "sha256", "sha", "256", "a1b2c3d", "1", "2", "3", "httpserver2", "http", "server", "2",
+        "6f97fe60", "6", "97", "fe", "60"]
+    assert tokenize("lf-b185e3eff9c0 rr_20261207_386260") == ["lf", "b185e3eff9c0", "rr_20261207_386260", "rr",
+                                                               "20261207", "386260"]
+
+
 def test_unicode_case_folding_and_cjk():
     assert tokenize("Straße STRASSE") == ["strasse", "strasse"]
     assert tokenize("Évidence déjà") == ["évidence", "déjà"]
@@ -39,7 +50,8 @@ def test_ascii_fast_path_splits_like_the_general_walk(word):
     assert split_identifier(word) == [p for p in split_general(word) if p]
 
 
-_IDENTISH = st.lists(st.sampled_from(list("aAbBzZ09_ .-éß漢") + ["HTTPServer", "getURL", "x2y", "__init__"]),
+_IDENTISH = st.lists(st.sampled_from(list("aAbBzZ09_ .-éß漢") + ["HTTPServer", "getURL", "x2y", "__init__", "c0ffee",
+                                                                  "DEADBEEF", "6f97fe60", "e3"]),
                      max_size=30).map("".join)
 
 
