@@ -145,6 +145,26 @@ def test_many_row_groups_and_an_empty_rewrite(tmp_path, monkeypatch):
     assert DeltaTable(table_uri(str(tmp_path), MIXED)).file_uris() == []
 
 
+def test_a_file_s_bytes_do_not_depend_on_how_polars_hands_its_strings_to_arrow(tmp_path, monkeypatch):
+    """Strings go to the Parquet writer as polars' string views, not copied into Arrow strings: the file holds
+    the very bytes the copy gave (every column type we write, nulls, nested lists, several row groups)."""
+    import pyarrow.fs as pafs
+
+    import core.delta_files
+    from core.delta_files import Location, write_file
+
+    monkeypatch.setattr(core.delta_files, "ROW_GROUP_ROWS", 100)
+    frame = _mixed(1_000, seed=4, top=True).with_columns(
+        pl.col("s").str.reverse().alias("none"))  # a second string column with other values and nulls
+    written = {}
+    for name, level in (("views", pl.CompatLevel.newest()), ("copies", pl.CompatLevel.oldest())):
+        monkeypatch.setattr(core.delta_files, "ARROW_VIEWS", level)
+        add = write_file(Location(pafs.LocalFileSystem(), str(tmp_path / name)), frame, ("src", DAY))
+        written[name] = (tmp_path / name / add.path).read_bytes()
+        assert pl.read_parquet(tmp_path / name / add.path).equals(frame.drop("source", "day"))
+    assert written["views"] == written["copies"]
+
+
 def test_a_table_stored_with_other_types_is_refused_before_any_file_is_written(tmp_path):
     uri = table_uri(str(tmp_path), MIXED)
     other = MIXED.empty().with_columns(pl.col("s").cast(pl.Int64))
