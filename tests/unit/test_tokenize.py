@@ -51,7 +51,8 @@ def test_ascii_fast_path_splits_like_the_general_walk(word):
 
 
 _IDENTISH = st.lists(st.sampled_from(list("aAbBzZ09_ .-éß漢") + ["HTTPServer", "getURL", "x2y", "__init__", "c0ffee",
-                                                                  "DEADBEEF", "6f97fe60", "e3"]),
+                                                                  "DEADBEEF", "6f97fe60", "e3", "The", "IT", "Ab",
+                                                                  "Material", "A"]),
                      max_size=30).map("".join)
 
 
