@@ -175,6 +175,16 @@ def test_snippets_show_the_evidence_text_not_the_title_boost(stdlib_index):
     assert terms.filter(pl.col("term") == "raw_decode")["tf"][0] >= NAME_BOOST  # still boosted in ranking
 
 
+def _tree_index(src: Path, lake: Path):
+    """The tree ``src`` as source "d": snapshotted into ``lake``, extracted and indexed (no Dagster)."""
+    store = ObjectStore(str(lake))
+    snap = take_snapshot(SourceConfig("d", "tree", src), DAY, store, today=DAY)
+    ev = build_evidence("d", "tree", DAY, snap.files, store, "ts", dt.datetime.now(dt.UTC))
+    built = build_indexes(ev.records, "d", DAY)
+    return SearchIndex(built.tables["index/terms"], built.tables["index/documents"],
+                       built.tables["index/term_stats"], [("d", DAY)]), built
+
+
 def test_a_heading_finds_its_section_before_long_pages_that_mention_its_words(tmp_path):
     """The heading path counts like a symbol's name: a long README section is found by its heading words
     before pages that mention one of them in passing (without the boost it ranks third)."""
@@ -186,12 +196,7 @@ def test_a_heading_finds_its_section_before_long_pages_that_mention_its_words(tm
         (src / f"notes{i}.md").write_text(f"# Notes {i}\n\nThe evidence lake logs things.\n")
     for i in range(2):
         (src / f"long{i}.md").write_text(f"# Long {i}\n\ndrift {filler} drift {filler} drift\n")
-    store = ObjectStore(str(tmp_path / "lake"))
-    snap = take_snapshot(SourceConfig("d", "tree", src), DAY, store, today=DAY)
-    ev = build_evidence("d", "tree", DAY, snap.files, store, "ts", dt.datetime.now(dt.UTC))
-    built = build_indexes(ev.records, "d", DAY)
-    index = SearchIndex(built.tables["index/terms"], built.tables["index/documents"],
-                        built.tables["index/term_stats"], [("d", DAY)])
+    index, _ = _tree_index(src, tmp_path / "lake")
     top = index.search("Evidence Lake Drift", k=3)[0]
     assert (top.path, top.title) == ("README.md", "Evidence Lake › Drift")
     assert "Drift Evidence Lake Drift" not in top.snippet  # the boost is never shown
@@ -205,12 +210,7 @@ def test_a_hash_finds_the_records_that_hold_it_and_no_other(tmp_path):
     (src / "fix.md").write_text("# Fix\n\nReverted in commit 6f97fe6062d3.\n")
     for i in range(20):
         (src / f"other{i}.md").write_text(f"# Other {i}\n\nSee 6f97fe60aa{i:02d} and 97fe6062d3{i:02d}.\n")
-    store = ObjectStore(str(tmp_path / "lake"))
-    snap = take_snapshot(SourceConfig("d", "tree", src), DAY, store, today=DAY)
-    ev = build_evidence("d", "tree", DAY, snap.files, store, "ts", dt.datetime.now(dt.UTC))
-    built = build_indexes(ev.records, "d", DAY)
-    index = SearchIndex(built.tables["index/terms"], built.tables["index/documents"],
-                        built.tables["index/term_stats"], [("d", DAY)])
+    index, built = _tree_index(src, tmp_path / "lake")
     assert [h.path for h in index.search("6f97fe6062d3", k=10)] == ["fix.md"]
     assert [h.path for h in index.search("6F97FE6062D3", k=10)] == ["fix.md"]  # one case, either case
     assert [h.path for h in index.search("6f97fe60aa07", k=10)] == ["other7.md"]
