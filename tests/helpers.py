@@ -216,3 +216,24 @@ def wait_gone(pids, seconds: float) -> bool:
     while any(map(process_alive, pids)) and time.monotonic() < deadline:
         time.sleep(0.05)
     return not any(map(process_alive, pids))
+
+
+def pid_once_met(folder: str, count: int, deadline: float) -> int:
+    """This process's pid, returned once ``count`` processes have called this with ``folder`` (or at the
+    wall-clock ``deadline``): pool tasks that make the pool spread them over ``count`` workers whatever the
+    host's load. A task that only sleeps makes that likely, not certain: a worker still starting on a busy
+    host leaves every task to the other one."""
+    Path(folder, str(os.getpid())).touch()
+    while len(os.listdir(folder)) < count and time.time() < deadline:
+        time.sleep(0.01)
+    return os.getpid()
+
+
+def pool_pids(workers: int, tasks: int, folder: Path, seconds: float = 60.0) -> set[int]:
+    """The pids of the warm pool's ``workers`` (``core.pool.WARM``, started if there is none), each made to
+    take at least one of ``tasks``; fewer only when the pool has fewer live workers (after ``seconds``)."""
+    from core.pool import in_order
+
+    folder.mkdir(parents=True)
+    met = [(str(folder), workers, time.time() + seconds)] * tasks
+    return set(in_order(pid_once_met, met, workers, keep_warm=True))

@@ -3,7 +3,6 @@
 
 import datetime as dt
 import os
-import time
 
 import dagster as dg
 import polars as pl
@@ -16,16 +15,11 @@ from assets.partitions import SOURCES_PARTITIONS_NAME, partition_key
 from assets.snapshots import raw_snapshot
 from core.contracts import EVIDENCE_RECORDS
 from core.lake import read_partitions
-from core.pool import WARM, in_order
-from tests.helpers import commit_files, init_repo, resources_for, write_sources
+from core.pool import WARM
+from tests.helpers import commit_files, init_repo, pool_pids, resources_for, write_sources
 
 DAY1, DAY2 = dt.date(2026, 11, 20), dt.date(2026, 11, 21)
 STARTED = "EVIDENCE_LAKE_PRESTART_TEST_STARTED"  # a folder each prestarted worker leaves its pid in
-
-
-def _pid_after(seconds: float) -> int:  # holds a worker a moment, so both take tasks
-    time.sleep(seconds)
-    return os.getpid()
 
 
 def _warm_and_note() -> None:
@@ -98,9 +92,9 @@ def test_a_prestarted_pool_is_the_one_the_evidence_step_uses_and_gives_the_rows_
                 _run(instance, lake, repo_sources, "repo", DAY1, [raw_snapshot, evidence])
                 if workers == "2":
                     assert started == [True]  # started by the snapshot step
-                    pool_pids = set(in_order(_pid_after, [(0.05,)] * 8, 2, keep_warm=True))
-                    assert pool_pids == {int(p.name) for p in tmp_path.iterdir() if p.name.isdigit()}
-                    assert len(pool_pids) == 2  # the evidence step borrowed those workers and left them warm
+                    used = pool_pids(2, 8, tmp_path / "met")
+                    assert used == {int(p.name) for p in tmp_path.iterdir() if p.name.isdigit()}
+                    assert len(used) == 2  # the evidence step borrowed those workers and left them warm
             rows[workers] = read_partitions(str(lake), EVIDENCE_RECORDS, [("repo", DAY1)]).drop("recorded_at")
         assert started == [True, False]  # one worker: no pool
     finally:

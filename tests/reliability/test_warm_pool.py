@@ -2,20 +2,23 @@
 
 import os
 import signal
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
 import core.pool as pool_module
 from core.pool import WARM, in_order
-from tests.helpers import wait_gone
+from tests.helpers import pool_pids, wait_gone
 
 MARK = "EVIDENCE_LAKE_WARM_POOL_TEST_MARK"
 
 
 def _pids_and_marks(n: int = 6) -> tuple[set[int], set]:
     """Worker pids and what each worker sees of MARK, over ``n`` tasks that each hold a worker a moment."""
-    pids = set(in_order(_pid_after, [(0.05,)] * n, 2, keep_warm=True))
+    with tempfile.TemporaryDirectory() as folder:
+        pids = pool_pids(2, n, Path(folder) / "met")
     marks = set(in_order(os.getenv, [(MARK,)] * n, 2, keep_warm=True))
     return pids, marks
 

@@ -83,14 +83,14 @@ def test_http_responder_retries_a_503(server):
     assert server.hits == 2
 
 
-@pytest.mark.parametrize(("server", "hits", "message"), [
-    ("500", 3, "HTTP 500"),
-    ("400", 1, "HTTP 400"),
-    ("malformed", 3, "malformed reply"),
-    ("slow", 3, "timed out"),
+@pytest.mark.parametrize(("server", "hits", "message", "timeout_s"), [
+    ("500", 3, "HTTP 500", 10.0),  # a timeout far beyond a reply's time, however busy the host
+    ("400", 1, "HTTP 400", 10.0),
+    ("malformed", 3, "malformed reply", 10.0),
+    ("slow", 3, "timed out", 0.3),  # the server sleeps 1.5 s before it replies
 ], indirect=["server"])
-def test_http_failures_become_responder_errors_without_the_key(server, hits, message):
-    client = _client(server.url, timeout_s=0.3)
+def test_http_failures_become_responder_errors_without_the_key(server, hits, message, timeout_s):
+    client = _client(server.url, timeout_s=timeout_s)
     with pytest.raises(ResponderError, match=message) as info:
         client.respond("q", BUNDLE)
     assert server.hits == hits
