@@ -1236,7 +1236,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--source", action="append", help="only this source (repeatable)")
     run.add_argument("--parallel", type=_positive, default=1, metavar="N",
                      help="run up to N partitions at once, each its own Dagster run in a worker process")
-    run.set_defaults(func=cmd_run)
+    run.set_defaults(func=cmd_run, starts_runs=True)
 
     backfill = sub.add_parser("backfill", help="every asset for one source over a day range, one run per day")
     backfill.add_argument("--source", required=True)
@@ -1244,7 +1244,7 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument("--to", dest="to_day", type=_parse_day, required=True)
     backfill.add_argument("--parallel", type=_positive, default=1, metavar="N",
                           help="run up to N days at once, each its own Dagster run in a worker process")
-    backfill.set_defaults(func=cmd_backfill)
+    backfill.set_defaults(func=cmd_backfill, starts_runs=True)
 
     sql = sub.add_parser("sql", help="read-only DuckDB over every Delta table (views <layer>_<name>)")
     sql.add_argument("query")
@@ -1306,7 +1306,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="verify up to N partitions at once, each its own Dagster run in a worker process")
     verify.add_argument("--json", action="store_true", help="machine-readable: every partition x check")
     verify.add_argument("--list-checks", action="store_true", help="name every check and its asset, then exit")
-    verify.set_defaults(func=cmd_verify)
+    verify.set_defaults(func=cmd_verify, starts_runs=True)
 
     resolve = sub.add_parser("resolve", help="where a symbol (@SOURCE/qualified.name), section id or SOURCE:path is")
     resolve.add_argument("ref")
@@ -1328,7 +1328,7 @@ def build_parser() -> argparse.ArgumentParser:
     replay = sub.add_parser("replay", help="replay a partition's tasks as a new ledger batch; print the scorecard")
     replay.add_argument("--source", required=True)
     replay.add_argument("--day", type=_parse_day, help="UTC day (default: today)")
-    replay.set_defaults(func=cmd_replay)
+    replay.set_defaults(func=cmd_replay, starts_runs=True)
 
     drift = sub.add_parser("drift", help="evaluate drift of a partition against its baseline; table + PNG plot")
     drift.add_argument("--source", required=True)
@@ -1339,7 +1339,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="reference[:N] (default, N=3: the first N days with data), change (the previous day), "
                             "YYYY-MM-DD or YYYY-MM-DD..YYYY-MM-DD (pinned); default: drift_baseline in sources.toml")
     drift.add_argument("--plot", type=Path, help="where to write the PNG (default: drift-<source>-<day>.png)")
-    drift.set_defaults(func=cmd_drift)
+    drift.set_defaults(func=cmd_drift, starts_runs=True)
 
     for reader in (sql, search, stats, export, resolve, expand):
         reader.add_argument("--no-verify", action="store_true",
@@ -1350,11 +1350,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _settings_valid() -> bool:
+    """Every EVIDENCE_LAKE_* setting a run reads is valid; else each bad one is said, before any run starts
+    (a bad one failed every partition's run with the same message, or a check after the writes)."""
+    from core.settings import setting_errors
+
+    errors = setting_errors()
+    for message in errors:
+        err.print(f"[red]error:[/] {escape(message)}")
+    if errors:
+        err.print("no run was started: fix the setting(s) above, or unset them for their defaults")
+    return not errors
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if getattr(args, "no_verify", False):
         os.environ["EVIDENCE_LAKE_NO_VERIFY"] = "1"  # core.verified reads it; child processes inherit it
         err.print("[yellow]--no-verify:[/] rows are returned without checking them against the lake's commits")
+    if getattr(args, "starts_runs", False) and not _settings_valid():
+        return 2
     try:
         return args.func(args)
     except Exception as exc:

@@ -10,6 +10,7 @@ privately and never appears in a message, repr or log line.
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 import urllib.error
@@ -20,6 +21,22 @@ from core.tokenize import tokenize
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 _CITE = re.compile(r"\[(E\d+)\]")
+
+
+RESPONDER_ENV = "EVIDENCE_LAKE_RESPONDER"
+RESPONDER_URL_ENV = "EVIDENCE_LAKE_RESPONDER_URL"
+
+
+def responder_setting(kind: str | None = None) -> str:
+    """The responder replays use: ``kind``, else ``EVIDENCE_LAKE_RESPONDER`` (default extractive); an
+    ``openai_compatible`` one needs ``EVIDENCE_LAKE_RESPONDER_URL``. A ValueError says what to set."""
+    kind = kind or os.environ.get(RESPONDER_ENV, "").strip() or "extractive"
+    if kind not in ("extractive", "openai_compatible"):
+        raise ValueError(f"{RESPONDER_ENV}={kind!r} is not a responder: use extractive or openai_compatible")
+    if kind == "openai_compatible" and not os.environ.get(RESPONDER_URL_ENV, "").strip():
+        raise ValueError(f"{RESPONDER_ENV}={kind!r} needs {RESPONDER_URL_ENV} "
+                         "(e.g. http://127.0.0.1:8000/v1) and EVIDENCE_LAKE_RESPONDER_MODEL")
+    return kind
 
 
 class ResponderError(RuntimeError):

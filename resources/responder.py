@@ -10,7 +10,7 @@ import os
 
 import dagster as dg
 
-from core.responders import ExtractiveResponder, OpenAICompatibleResponder
+from core.responders import ExtractiveResponder, OpenAICompatibleResponder, responder_setting
 
 
 class ResponderResource(dg.ConfigurableResource):
@@ -19,15 +19,13 @@ class ResponderResource(dg.ConfigurableResource):
     retries: int = 2
 
     def build(self):
-        kind = self.kind or os.environ.get("EVIDENCE_LAKE_RESPONDER", "extractive")
-        if kind == "extractive":
-            return ExtractiveResponder()
+        try:
+            kind = responder_setting(self.kind)
+        except ValueError as exc:
+            raise dg.Failure(str(exc)) from exc
         if kind == "openai_compatible":
-            url = os.environ.get("EVIDENCE_LAKE_RESPONDER_URL")
-            if not url:
-                raise dg.Failure("EVIDENCE_LAKE_RESPONDER=openai_compatible needs EVIDENCE_LAKE_RESPONDER_URL "
-                                 "(e.g. http://127.0.0.1:8000/v1) and EVIDENCE_LAKE_RESPONDER_MODEL")
-            return OpenAICompatibleResponder(url, os.environ.get("EVIDENCE_LAKE_RESPONDER_MODEL", "default"),
+            return OpenAICompatibleResponder(os.environ["EVIDENCE_LAKE_RESPONDER_URL"],
+                                             os.environ.get("EVIDENCE_LAKE_RESPONDER_MODEL", "default"),
                                              os.environ.get("EVIDENCE_LAKE_RESPONDER_API_KEY", ""),
                                              timeout_s=self.timeout_s, retries=self.retries)
-        raise dg.Failure(f"unknown responder {kind!r}: use extractive or openai_compatible")
+        return ExtractiveResponder()
