@@ -1368,7 +1368,7 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "no_verify", False):
         os.environ["EVIDENCE_LAKE_NO_VERIFY"] = "1"  # core.verified reads it; child processes inherit it
         err.print("[yellow]--no-verify:[/] rows are returned without checking them against the lake's commits")
-    if getattr(args, "starts_runs", False) and not _settings_valid():
+    if getattr(args, "starts_runs", False) and not getattr(args, "list_checks", False) and not _settings_valid():
         return 2
     try:
         return args.func(args)

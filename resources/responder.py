@@ -10,7 +10,7 @@ import os
 
 import dagster as dg
 
-from core.responders import ExtractiveResponder, OpenAICompatibleResponder, responder_setting
+from core.responders import RESPONDER_URL_ENV, ExtractiveResponder, OpenAICompatibleResponder, responder_setting
 
 
 class ResponderResource(dg.ConfigurableResource):
@@ -24,7 +24,7 @@ class ResponderResource(dg.ConfigurableResource):
         except ValueError as exc:
             raise dg.Failure(str(exc)) from exc
         if kind == "openai_compatible":
-            return OpenAICompatibleResponder(os.environ["EVIDENCE_LAKE_RESPONDER_URL"],
+            return OpenAICompatibleResponder(os.environ[RESPONDER_URL_ENV],
                                              os.environ.get("EVIDENCE_LAKE_RESPONDER_MODEL", "default"),
                                              os.environ.get("EVIDENCE_LAKE_RESPONDER_API_KEY", ""),
                                              timeout_s=self.timeout_s, retries=self.retries)
